@@ -1,0 +1,52 @@
+"""Celery settings, translated from Hauler's typed settings (hauler.settings); nothing else."""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from hauler.queues import DEFAULT_QUEUE, QUEUES, task_routes
+from hauler.settings import get_settings
+
+_settings = get_settings()
+
+# Broker and results.
+broker_url = _settings.broker_url
+result_backend = _settings.result_backend or _settings.broker_url
+result_expires = _settings.result_expires
+result_extended = True  # results carry name, args and queue for foreign readers
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    "visibility_timeout": _settings.effective_visibility_timeout,
+    "fanout_prefix": True,  # events stay within this Redis database
+    "fanout_patterns": True,
+}
+result_backend_transport_options = {"visibility_timeout": _settings.effective_visibility_timeout}
+
+# Serialization: JSON only; pickle is refused.
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+# Queues and routing: every queue declared; a task with an unknown queue fails.
+task_queues = [Queue(name, routing_key=name) for name in (*QUEUES, DEFAULT_QUEUE)]
+task_default_queue = DEFAULT_QUEUE
+task_create_missing_queues = False
+task_routes = task_routes()
+
+# Reliability: late acks are set per task by the task base; the worker fetches one at a time.
+worker_prefetch_multiplier = 1
+task_acks_on_failure_or_timeout = True
+task_track_started = True
+worker_cancel_long_running_tasks_on_connection_loss = True
+
+# Events, for the recorder and Flower. "task-sent" is published by Hauler's own
+# publish hook (it carries the correlation id), so Celery's is off.
+worker_send_task_events = True
+task_send_sent_event = False
+
+# Tasks.
+imports = ("tasks", *_settings.imports)
+timezone = "UTC"
+enable_utc = True
+worker_hijack_root_logger = False

@@ -1,0 +1,76 @@
+"""The activity log: reading timelines, and recording domain events from inside tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from hauler.store.db import session_scope
+from hauler.store.models import Activity
+
+#: Celery event type of a domain event ("download failed", "scaled up", ...).
+DOMAIN_EVENT = "hauler-activity"
+
+
+def timeline(url: str, correlation_id: str, *, limit: int = 1000) -> list[Activity]:
+    """Every recorded event of one correlation id, oldest first."""
+    with session_scope(url) as session:
+        query = (
+            select(Activity)
+            .where(Activity.correlation_id == correlation_id)
+            .order_by(Activity.occurred_at, Activity.id)
+            .limit(limit)
+        )
+        return list(session.scalars(query))
+
+
+def recent_failures(url: str, *, limit: int = 10) -> list[Activity]:
+    """The newest task failures, newest first."""
+    with session_scope(url) as session:
+        query = (
+            select(Activity)
+            .where(Activity.status.in_(("FAILURE", "DEAD_LETTERED")))
+            .order_by(Activity.occurred_at.desc())
+            .limit(limit)
+        )
+        return list(session.scalars(query))
+
+
+def prune(url: str, *, older_than: datetime) -> int:
+    """Delete activity rows that happened before ``older_than``; return how many."""
+    with session_scope(url) as session:
+        result = session.execute(delete(Activity).where(Activity.occurred_at < older_than))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def emit(kind: str, **payload: Any) -> None:
+    """Record a domain event from inside a running task, off the hot path.
+
+    The event travels as a Celery event to the recorder, which writes it in its next
+    batch with the running task's id and correlation id.
+    """
+    from celery import current_task
+
+    from hauler.correlation import CAUSATION_HEADER, correlation_of, request_header
+
+    task = current_task
+    if task is None or task.request.id is None:
+        return
+    request = task.request
+    fields = {
+        "kind": kind,
+        "task_id": request.id,
+        "task_name": task.name,
+        "correlation_id": correlation_of(request),
+        "causation_id": request_header(request, CAUSATION_HEADER),
+        "payload": payload,
+    }
+    with task.app.events.default_dispatcher(hostname=request.hostname) as dispatcher:
+        dispatcher.send(DOMAIN_EVENT, **fields)
+
+
+def retention_cutoff(now: datetime, days: int) -> datetime:
+    """The moment before which activity rows are old enough to delete."""
+    return now - timedelta(days=days)

@@ -1,0 +1,57 @@
+"""Operations on dead letters that publish: retry one by hand, or all of a kind."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from hauler import deadletter
+from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER
+from hauler.errors import InvalidArgument
+from hauler.settings import Settings
+
+
+class Publisher(Protocol):
+    """Publishes a task by name; returns the new task id (``Celery.send_task`` fits)."""
+
+    def __call__(
+        self,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        queue: str | None,
+        headers: dict[str, Any],
+    ) -> str: ...
+
+
+def retry(settings: Settings, ident: str, publish: Publisher | None = None) -> dict[str, Any]:
+    """Publish dead letter ``ident`` (id or task id) again under its correlation id.
+
+    Raises:
+        InvalidArgument: no dead letter has that id.
+    """
+    deadletter.drain_parked(settings)
+    letter = deadletter.get(settings.database_url, ident)
+    if letter is None:
+        raise InvalidArgument("letter", f"no dead letter {ident!r}")
+    publish = publish or celery_publisher()
+    headers = {CORRELATION_HEADER: letter.correlation_id, CAUSATION_HEADER: letter.task_id}
+    new_id = publish(letter.task_name, letter.args, letter.kwargs, letter.queue, headers)
+    deadletter.mark_retried(settings.database_url, letter.id, new_id)
+    return {"letter": letter.id, "task_name": letter.task_name, "task_id": new_id}
+
+
+def celery_publisher() -> Publisher:
+    """A publisher that sends through Hauler's Celery app."""
+    from workers.app import app
+
+    def publish(
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        queue: str | None,
+        headers: dict[str, Any],
+    ) -> str:
+        result = app.send_task(name, args=args, kwargs=kwargs, queue=queue, headers=headers)
+        return str(result.id)
+
+    return publish

@@ -1,0 +1,57 @@
+"""The error tree every Hauler module raises from.
+
+::
+
+    HaulerError
+     ├── PermanentError          never retried; dead-lettered at once
+     │    ├── InvalidArgument    a task argument is wrong (names the argument)
+     │    └── Unsupported        a link, scheme or format Hauler does not handle
+     ├── RetryableError          retried with exponential backoff, then dead-lettered
+     ├── ConfigurationError      a setting is wrong; raised at start-up
+     └── ServiceUnavailable      Redis or the database cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class HaulerError(Exception):
+    """Raised for any failure Hauler itself recognises; the base of the tree."""
+
+
+class PermanentError(HaulerError):
+    """Raised when retrying cannot help: the task fails at once and is dead-lettered."""
+
+
+class InvalidArgument(PermanentError):
+    """Raised when a task argument is missing, unexpected or has a bad value."""
+
+    def __init__(self, argument: str, reason: str) -> None:
+        super().__init__(f"invalid argument {argument!r}: {reason}")
+        self.argument = argument
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[InvalidArgument], tuple[str, str]]:
+        return (type(self), (self.argument, self.reason))
+
+
+class Unsupported(PermanentError):
+    """Raised when a link, scheme or file format is one Hauler does not handle."""
+
+
+class RetryableError(HaulerError):
+    """Raised when a failure is transient (network, 5xx, busy peer): retry with backoff."""
+
+
+class ConfigurationError(HaulerError):
+    """Raised at start-up when one or more settings are invalid; one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+    def __reduce__(self) -> tuple[type[ConfigurationError], tuple[list[str]]]:
+        return (type(self), (self.problems,))
+
+
+class ServiceUnavailable(HaulerError):
+    """Raised when Redis or the database cannot be reached; the message says what to do."""

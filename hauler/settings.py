@@ -1,0 +1,245 @@
+"""Hauler's settings: one typed object, read once from the environment and validated.
+
+Every setting is an environment variable named ``HAULER_…``. ``Settings.from_env``
+collects every problem before it raises, so a bad start-up says all that is wrong,
+one line per value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TypeVar
+
+from hauler.errors import ConfigurationError
+
+T = TypeVar("T")
+
+# The queues of DESIGN.md, with their defaults: (concurrency, soft limit s, hard limit s).
+QUEUE_DEFAULTS: dict[str, tuple[int, int, int]] = {
+    "downloads": (4, 6 * 3600, 6 * 3600 + 300),
+    "uploads": (2, 3 * 3600, 3 * 3600 + 300),
+    "polling": (1, 90, 110),
+    "recovery": (2, 300, 330),
+    "media": (2, 600, 660),
+    "backups": (1, 3600, 3900),
+    "health": (2, 60, 75),
+    "notify": (2, 60, 75),
+    "maintenance": (1, 1800, 1900),
+}
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """How one queue's workers run."""
+
+    name: str
+    concurrency: int  # worker processes per worker started for this queue
+    soft_time_limit: int  # seconds before SoftTimeLimitExceeded is raised in the task
+    time_limit: int  # seconds before the worker kills the task's process
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """The default retry policy: exponential backoff with jitter and a cap."""
+
+    max_retries: int = 5  # attempts after the first before a task is dead-lettered
+    backoff: float = 2.0  # seconds before the first retry; doubles each attempt
+    backoff_max: float = 600.0  # no retry waits longer than this
+    jitter: bool = True  # wait a random time in [delay/2, delay] instead of delay
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Hauler reads from the environment."""
+
+    broker_url: str = "redis://127.0.0.1:6379/0"  # Redis broker
+    result_backend: str = ""  # where results live; defaults to the broker URL
+    result_expires: int = 86400  # seconds results are kept
+    data_dir: Path = Path("var")  # root of Hauler's files
+    database_url: str = ""  # SQLAlchemy URL; defaults to SQLite in data_dir
+    staging_dir: Path = Path("var/staging")  # partial downloads live here
+    download_dir: Path = Path("var/downloads")  # finished downloads land here
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    queues: Mapping[str, QueueSettings] = field(default_factory=dict)
+    visibility_timeout: int = 0  # Redis redelivery timeout; computed when 0
+    imports: tuple[str, ...] = ()  # extra task modules workers import
+    recorder_port: int = 9808  # recorder's /metrics and /health port
+    recorder_batch_size: int = 500  # activity rows per database transaction
+    recorder_flush_seconds: float = 1.0  # longest an event waits before it is written
+    recorder_buffer_max: int = 100_000  # events held while the database is down
+    activity_retention_days: int = 30  # activity rows older than this are deleted
+    flower_port: int = 5555  # Flower's port under `hauler up`
+    flower_basic_auth: str = ""  # "user:password" for Flower; empty = no auth
+    log_level: str = "INFO"  # log level of the processes Hauler starts
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; raise ConfigurationError listing all problems."""
+        reader = _Reader(os.environ if env is None else env)
+        data_dir = Path(reader.text("HAULER_DATA_DIR", _default_data_dir(reader.env)))
+        data_dir = data_dir.expanduser().absolute()
+        broker = reader.url("HAULER_BROKER_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss"))
+        retry = RetrySettings(
+            max_retries=reader.integer("HAULER_RETRY_MAX", 5, minimum=0),
+            backoff=reader.number("HAULER_RETRY_BACKOFF", 2.0, minimum=0.0),
+            backoff_max=reader.number("HAULER_RETRY_BACKOFF_MAX", 600.0, minimum=0.0),
+            jitter=reader.boolean("HAULER_RETRY_JITTER", True),
+        )
+        queues = {name: reader.queue(name, *defaults) for name, defaults in QUEUE_DEFAULTS.items()}
+        settings = cls(
+            broker_url=broker,
+            result_backend=reader.url("HAULER_RESULT_BACKEND", broker, ("redis", "rediss")),
+            result_expires=reader.integer("HAULER_RESULT_EXPIRES", 86400, minimum=60),
+            data_dir=data_dir,
+            database_url=reader.text("HAULER_DATABASE_URL", f"sqlite:///{data_dir}/hauler.db"),
+            staging_dir=Path(reader.text("HAULER_STAGING_DIR", str(data_dir / "staging"))),
+            download_dir=Path(reader.text("HAULER_DOWNLOAD_DIR", str(data_dir / "downloads"))),
+            retry=retry,
+            queues=queues,
+            visibility_timeout=reader.integer("HAULER_VISIBILITY_TIMEOUT", 0, minimum=0),
+            imports=tuple(m for m in reader.text("HAULER_IMPORTS", "").split(",") if m.strip()),
+            recorder_port=reader.integer("HAULER_RECORDER_PORT", 9808, minimum=0, maximum=65535),
+            recorder_batch_size=reader.integer("HAULER_RECORDER_BATCH_SIZE", 500, minimum=1),
+            recorder_flush_seconds=reader.number(
+                "HAULER_RECORDER_FLUSH_SECONDS", 1.0, minimum=0.01
+            ),
+            recorder_buffer_max=reader.integer("HAULER_RECORDER_BUFFER_MAX", 100_000, minimum=100),
+            activity_retention_days=reader.integer("HAULER_ACTIVITY_RETENTION_DAYS", 30, minimum=1),
+            flower_port=reader.integer("HAULER_FLOWER_PORT", 5555, minimum=1, maximum=65535),
+            flower_basic_auth=reader.text("HAULER_FLOWER_BASIC_AUTH", ""),
+            log_level=reader.choice(
+                "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
+            ),
+        )
+        reader.problems.extend(settings._cross_checks())
+        if reader.problems:
+            raise ConfigurationError(reader.problems)
+        return settings
+
+    @property
+    def longest_time_limit(self) -> int:
+        """The largest hard time limit of any queue, in seconds."""
+        return max((q.time_limit for q in self.queues.values()), default=0)
+
+    @property
+    def effective_visibility_timeout(self) -> int:
+        """Redis visibility timeout: longer than any hard limit or retry countdown."""
+        if self.visibility_timeout:
+            return self.visibility_timeout
+        return int(max(self.longest_time_limit, self.retry.backoff_max)) + 600
+
+    def _cross_checks(self) -> list[str]:
+        problems = []
+        if self.retry.backoff_max < self.retry.backoff:
+            problems.append(
+                f"HAULER_RETRY_BACKOFF_MAX={self.retry.backoff_max:g} is below "
+                f"HAULER_RETRY_BACKOFF={self.retry.backoff:g}"
+            )
+        if self.visibility_timeout:
+            floor = int(max(self.longest_time_limit, self.retry.backoff_max))
+            if self.visibility_timeout <= floor:
+                problems.append(
+                    f"HAULER_VISIBILITY_TIMEOUT={self.visibility_timeout} must be longer than the "
+                    f"longest hard time limit or retry wait ({floor} s), or tasks run twice"
+                )
+        if self.flower_basic_auth and ":" not in self.flower_basic_auth:
+            problems.append("HAULER_FLOWER_BASIC_AUTH must look like user:password")
+        return problems
+
+
+class _Reader:
+    """Parses environment values, collecting one line per problem instead of raising."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def _parse(self, key: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+        raw = self.env.get(key)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw.strip())
+        except ValueError:
+            self.problems.append(f"{key}={raw!r} is not {expected}")
+            return default
+
+    def text(self, key: str, default: str) -> str:
+        return self._parse(key, default, str, "text")
+
+    def integer(
+        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        value = self._parse(key, default, int, "a whole number")
+        return self._bounded(key, value, default, minimum, maximum)
+
+    def number(self, key: str, default: float, *, minimum: float | None = None) -> float:
+        value = self._parse(key, default, float, "a number")
+        return self._bounded(key, value, default, minimum, None)
+
+    def _bounded(
+        self, key: str, value: T, default: T, minimum: float | None, maximum: float | None
+    ) -> T:
+        if minimum is not None and value < minimum:  # type: ignore[operator]
+            self.problems.append(f"{key}={value} is below the minimum {minimum}")
+            return default
+        if maximum is not None and value > maximum:  # type: ignore[operator]
+            self.problems.append(f"{key}={value} is above the maximum {maximum}")
+            return default
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        def parse(raw: str) -> bool:
+            lowered = raw.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+
+        return self._parse(key, default, parse, "true or false")
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key, default).upper()
+        if value not in choices:
+            self.problems.append(f"{key}={value!r} is not one of {', '.join(choices)}")
+            return default
+        return value
+
+    def url(self, key: str, default: str, schemes: tuple[str, ...]) -> str:
+        value = self.text(key, default)
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in schemes:
+            self.problems.append(f"{key}={value!r} must be a URL starting with {schemes[0]}://")
+            return default
+        return value
+
+    def queue(self, name: str, concurrency: int, soft: int, hard: int) -> QueueSettings:
+        prefix = f"HAULER_QUEUE_{name.upper()}_"
+        queue = QueueSettings(
+            name=name,
+            concurrency=self.integer(prefix + "CONCURRENCY", concurrency, minimum=1),
+            soft_time_limit=self.integer(prefix + "SOFT_TIME_LIMIT", soft, minimum=1),
+            time_limit=self.integer(prefix + "TIME_LIMIT", hard, minimum=1),
+        )
+        if queue.time_limit <= queue.soft_time_limit:
+            self.problems.append(
+                f"{prefix}TIME_LIMIT={queue.time_limit} must be longer than "
+                f"{prefix}SOFT_TIME_LIMIT={queue.soft_time_limit}"
+            )
+        return queue
+
+
+def _default_data_dir(env: Mapping[str, str]) -> str:
+    xdg = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(xdg) / "hauler")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,1 @@
+"""Alembic migrations for Hauler's database (run with `hauler db upgrade`)."""

@@ -1,0 +1,13 @@
+"""Celery tasks, one module per queue. Importing this package registers them all."""
+
+from tasks import (  # noqa: F401
+    backups,
+    downloads,
+    health,
+    maintenance,
+    media,
+    notify,
+    polling,
+    recovery,
+    uploads,
+)

@@ -1,0 +1,18 @@
+"""A liveness probe task for any queue: ``<queue>.ping`` answers from that queue's worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hauler.health import ping as ping_body
+from workers.base import HaulerTask, hauler_task
+
+
+def queue_ping(queue: str) -> HaulerTask:
+    """Declare ``<queue>.ping``, which returns where it ran; proves the queue is served."""
+
+    @hauler_task(f"{queue}.ping", queue=queue)
+    def ping(delay: float = 0.0) -> dict[str, Any]:
+        return ping_body(delay, queue=queue)
+
+    return ping

@@ -1,0 +1,7 @@
+"""Tasks of the ``downloads`` queue."""
+
+from __future__ import annotations
+
+from tasks._ping import queue_ping
+
+ping = queue_ping("downloads")

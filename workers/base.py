@@ -1,0 +1,178 @@
+"""The one task decorator: queue, limits, acks, retry policy, correlation and dead letters.
+
+Every Hauler task is declared with :func:`hauler_task`::
+
+    @hauler_task("health.ping")
+    def ping(delay: float = 0.0) -> dict[str, Any]:
+        return health.ping(delay)
+
+The function stays a plain function of its arguments; the decorator applies, once:
+the queue (from the name, or ``queue=``), soft and hard time limits from the queue's
+settings, late acks with reject-on-worker-lost for idempotent tasks, argument checking
+(bad arguments fail at once, naming the argument), retries with exponential backoff
+and jitter for transient errors only, forwarding of misrouted messages, and
+dead-lettering when the task fails for good.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import traceback as tb
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore
+
+from hauler import deadletter
+from hauler.backoff import backoff_delay
+from hauler.correlation import (
+    CAUSATION_HEADER,
+    CORRELATION_HEADER,
+    correlation_of,
+    request_header,
+)
+from hauler.queues import DEFAULT_QUEUE, check_queue, queue_for
+from hauler.settings import RetrySettings, get_settings
+from workers.app import app
+from workers.classify import check_arguments, failure_reason, is_retryable
+
+log = logging.getLogger(__name__)
+
+
+class HaulerTask(Task):  # type: ignore[misc]
+    """The base of every Hauler task: dead-letters what fails for good."""
+
+    retry_settings: RetrySettings = RetrySettings()
+    retry_on: tuple[type[BaseException], ...] = ()
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        request = self.request if self.request.id == task_id else None
+        failure = deadletter.Failure(
+            task_id=task_id,
+            task_name=self.name,
+            queue=self.queue,
+            args=list(args or ()),
+            kwargs=dict(kwargs or {}),
+            reason=failure_reason(exc, self.retry_on),
+            exception=f"{type(exc).__name__}: {exc}",
+            traceback=_short_traceback(exc),
+            correlation_id=correlation_of(request) if request else None,
+            causation_id=request_header(request, CAUSATION_HEADER) if request else None,
+            attempts=(request.retries if request else 0) + 1,
+        )
+        deadletter.record_or_park(get_settings(), failure)
+        log.error("%s[%s] dead-lettered (%s): %s", self.name, task_id, failure.reason, exc)
+        self._announce_dead_letter(failure)
+
+    def _announce_dead_letter(self, failure: deadletter.Failure) -> None:
+        try:
+            with self.app.events.default_dispatcher(hostname=self.request.hostname) as events:
+                events.send(
+                    "task-dead-lettered",
+                    uuid=failure.task_id,
+                    name=failure.task_name,
+                    queue=failure.queue,
+                    reason=failure.reason,
+                    exception=failure.exception,
+                    correlation_id=failure.correlation_id,
+                    causation_id=failure.causation_id,
+                )
+        except Exception:  # events are best effort; the dead letter itself is stored
+            log.warning("could not announce dead letter %s", failure.task_id, exc_info=True)
+
+
+def hauler_task(
+    name: str,
+    *,
+    queue: str | None = None,
+    idempotent: bool = True,
+    max_retries: int | None = None,
+    retry_backoff: float | None = None,
+    retry_on: tuple[type[BaseException], ...] = (),
+) -> Callable[[Callable[..., Any]], HaulerTask]:
+    """Declare a Hauler task.
+
+    Args:
+        name: the public task name, "<queue or prefix>.<verb>"; other apps call it by name.
+        queue: the queue, when the name's prefix does not say it; must be declared.
+        idempotent: safe to run twice; enables late acks and reject-on-worker-lost.
+        max_retries: retries after the first attempt (default HAULER_RETRY_MAX).
+        retry_backoff: seconds before the first retry (default HAULER_RETRY_BACKOFF).
+        retry_on: extra exception types that count as transient.
+    """
+    settings = get_settings()
+    queue_name = check_queue(queue) if queue else queue_for(name)
+    limits = settings.queues[queue_name]
+    policy = settings.retry
+    if max_retries is not None:
+        policy = replace(policy, max_retries=max_retries)
+    if retry_backoff is not None:
+        policy = replace(policy, backoff=retry_backoff)
+
+    def decorate(fn: Callable[..., Any]) -> HaulerTask:
+        signature = inspect.signature(fn)
+
+        def run(self: HaulerTask, *args: Any, **kwargs: Any) -> Any:
+            _forward_if_misrouted(self, args, kwargs)
+            check_arguments(signature, args, kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                retries = self.request.retries
+                if is_retryable(exc, retry_on) and retries < policy.max_retries:
+                    delay = backoff_delay(retries, policy)
+                    log.warning("%s retry %d in %.1fs: %r", name, retries + 1, delay, exc)
+                    raise self.retry(
+                        exc=exc, countdown=delay, max_retries=policy.max_retries
+                    ) from exc
+                raise
+
+        run.__name__ = fn.__name__
+        run.__qualname__ = fn.__qualname__
+        run.__doc__ = fn.__doc__
+        run.__module__ = fn.__module__
+        task: HaulerTask = app.task(
+            bind=True,
+            base=HaulerTask,
+            name=name,
+            queue=queue_name,
+            soft_time_limit=limits.soft_time_limit,
+            time_limit=limits.time_limit,
+            acks_late=idempotent,
+            reject_on_worker_lost=idempotent,
+            max_retries=policy.max_retries,
+            retry_settings=policy,
+            retry_on=retry_on,
+            typing=False,
+        )(run)
+        return task
+
+    return decorate
+
+
+def _forward_if_misrouted(task: HaulerTask, args: Any, kwargs: Any) -> None:
+    """Re-publish a message that arrived on the default queue to its task's own queue."""
+    delivery = task.request.delivery_info or {}
+    arrived_on = delivery.get("routing_key")
+    if arrived_on != DEFAULT_QUEUE or task.queue == DEFAULT_QUEUE:
+        return
+    headers = {
+        CORRELATION_HEADER: correlation_of(task.request),
+        CAUSATION_HEADER: request_header(task.request, CAUSATION_HEADER),
+    }
+    task.apply_async(
+        args=args, kwargs=kwargs, task_id=task.request.id, queue=task.queue, headers=headers
+    )
+    log.info("%s[%s] forwarded from %s to %s", task.name, task.request.id, arrived_on, task.queue)
+    raise Ignore()
+
+
+def _short_traceback(exc: BaseException, lines: int = 12) -> str:
+    formatted = tb.format_exception(type(exc), exc, exc.__traceback__)
+    text = "".join(formatted).rstrip().splitlines()
+    return "\n".join(text[-lines:])

@@ -1,0 +1,57 @@
+"""Celery signal hooks: stamp Hauler headers at publish, announce sends, reset after fork."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import current_task
+from celery.signals import after_task_publish, before_task_publish, worker_process_init
+
+from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER, stamp_headers
+from hauler.store.db import engine_for
+
+log = logging.getLogger(__name__)
+
+
+@before_task_publish.connect
+def _stamp(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is None or "id" not in headers:
+        return
+    parent = current_task.request if current_task else None
+    stamp_headers(headers, parent)
+
+
+@after_task_publish.connect
+def _announce_sent(
+    sender: str | None = None,
+    headers: dict[str, Any] | None = None,
+    routing_key: str | None = None,
+    **_: Any,
+) -> None:
+    """Publish a ``task-sent`` event that carries the correlation and causation ids."""
+    if not headers or "id" not in headers:
+        return
+    from workers.app import app
+
+    try:
+        with app.events.default_dispatcher() as dispatcher:
+            dispatcher.send(
+                "task-sent",
+                uuid=headers["id"],
+                name=sender,
+                queue=routing_key,
+                root_id=headers.get("root_id"),
+                parent_id=headers.get("parent_id"),
+                retries=headers.get("retries", 0),
+                correlation_id=headers.get(CORRELATION_HEADER),
+                causation_id=headers.get(CAUSATION_HEADER),
+            )
+    except Exception:  # the message is published; the event is best effort
+        log.warning("could not publish task-sent event for %s", headers["id"], exc_info=True)
+
+
+@worker_process_init.connect
+def _reset_after_fork(**_: Any) -> None:
+    """Database connections must not be shared across a fork."""
+    engine_for.cache_clear()
