@@ -79,7 +79,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every setting; raise ConfigurationError listing all problems."""
-        reader = _Reader(os.environ if env is None else env)
+        reader = EnvReader(os.environ if env is None else env)
         data_dir = Path(reader.text("HAULER_DATA_DIR", _default_data_dir(reader.env)))
         data_dir = data_dir.expanduser().absolute()
         broker = reader.url("HAULER_BROKER_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss"))
@@ -151,7 +151,7 @@ class Settings:
         return problems
 
 
-class _Reader:
+class EnvReader:
     """Parses environment values, collecting one line per problem instead of raising."""
 
     def __init__(self, env: Mapping[str, str]) -> None:

@@ -1,0 +1,1 @@
+"""The ``hauler`` command line: one module per command group."""
