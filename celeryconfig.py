@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kombu import Queue
 
-from hauler.queues import DEFAULT_QUEUE, QUEUES, task_routes
+from hauler.queues import DEFAULT_QUEUE, QUEUES
+from hauler.queues import task_routes as _routes
 from hauler.settings import get_settings
 
 _settings = get_settings()
@@ -32,7 +33,7 @@ result_accept_content = ["json"]
 task_queues = [Queue(name, routing_key=name) for name in (*QUEUES, DEFAULT_QUEUE)]
 task_default_queue = DEFAULT_QUEUE
 task_create_missing_queues = False
-task_routes = task_routes()
+task_routes = _routes()
 
 # Reliability: late acks are set per task by the task base; the worker fetches one at a time.
 worker_prefetch_multiplier = 1

@@ -38,8 +38,8 @@ def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[
     outcomes: Counter[str] = Counter()
     by_task: dict[str, dict[str, int]] = {}
     for name, status, count in rows:
-        outcomes[status] += count
-        by_task.setdefault(name or "?", {})[status] = count
+        outcomes[str(status)] += count
+        by_task.setdefault(name or "?", {})[str(status)] = count
     return {
         "since": since.isoformat(),
         "until": now.isoformat(),

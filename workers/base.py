@@ -42,7 +42,7 @@ from workers.classify import check_arguments, failure_reason, is_retryable
 log = logging.getLogger(__name__)
 
 
-class HaulerTask(Task):  # type: ignore[misc]
+class HaulerTask(Task):
     """The base of every Hauler task: dead-letters what fails for good."""
 
     retry_settings: RetrySettings = RetrySettings()

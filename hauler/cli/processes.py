@@ -1,0 +1,131 @@
+"""``hauler worker|beat|recorder|flower|up``: the long-running processes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import uuid
+from typing import Any
+
+from hauler.cli.common import need_database, need_redis, settings
+from hauler.queues import DEFAULT_QUEUE, QUEUES, check_queue
+from hauler.supervisor import Supervisor
+
+CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
+
+
+def register(subparsers: Any) -> None:
+    worker = subparsers.add_parser("worker", help="a Celery worker for one or more queues")
+    worker.add_argument("queues", nargs="+", metavar="QUEUE", help=f"from: {', '.join(QUEUES)}")
+    worker.add_argument("-c", "--concurrency", type=int, help="processes (default per queue)")
+    worker.add_argument("-n", "--name", help="node name (default <queues>-<random>@<host>)")
+    worker.set_defaults(func=run_worker)
+    beat = subparsers.add_parser("beat", help="celery beat with Hauler's schedule")
+    beat.set_defaults(func=run_beat)
+    recorder = subparsers.add_parser("recorder", help="events → activity log and metrics")
+    recorder.add_argument("--port", type=int, help="metrics/health port (HAULER_RECORDER_PORT)")
+    recorder.set_defaults(func=run_recorder)
+    flower = subparsers.add_parser("flower", help="Flower, the Celery web UI")
+    flower.set_defaults(func=run_flower)
+    up = subparsers.add_parser("up", help="everything on one machine, in the foreground")
+    up.add_argument("--no-flower", action="store_true", help="do not start Flower")
+    up.set_defaults(func=run_up)
+
+
+def worker_argv(
+    queues: list[str], concurrency: int | None = None, name: str | None = None
+) -> list[str]:
+    """The celery command line of a worker for ``queues``."""
+    for queue in queues:
+        if queue != DEFAULT_QUEUE:
+            check_queue(queue)
+    config = settings()
+    default = max(config.queues[q].concurrency for q in queues if q in config.queues)
+    node = name or f"{'+'.join(q for q in queues if q != DEFAULT_QUEUE)}-{uuid.uuid4().hex[:6]}@%h"
+    return [
+        *CELERY,
+        "worker",
+        "-Q",
+        ",".join(queues),
+        "-n",
+        node,
+        "-c",
+        str(concurrency or default),
+        "-E",
+        "--prefetch-multiplier",
+        "1",
+        "-l",
+        config.log_level,
+    ]
+
+
+def beat_argv() -> list[str]:
+    config = settings()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    schedule = config.data_dir / "celerybeat-schedule"
+    return [*CELERY, "beat", "-s", str(schedule), "-l", config.log_level]
+
+
+def flower_argv() -> list[str]:
+    config = settings()
+    argv = [*CELERY, "flower", f"--port={config.flower_port}", "--address=127.0.0.1"]
+    if config.flower_basic_auth:
+        argv.append(f"--basic-auth={config.flower_basic_auth}")
+    return argv
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    need_redis()
+    need_database()
+    argv = worker_argv(args.queues, args.concurrency, args.name)
+    os.execv(argv[0], argv)
+    return 0  # not reached
+
+
+def run_beat(args: argparse.Namespace) -> int:
+    need_redis()
+    argv = beat_argv()
+    os.execv(argv[0], argv)
+    return 0
+
+
+def run_flower(args: argparse.Namespace) -> int:
+    need_redis()
+    argv = flower_argv()
+    os.execv(argv[0], argv)
+    return 0
+
+
+def run_recorder(args: argparse.Namespace) -> int:
+    need_redis()
+    need_database()
+    from hauler.recorder.service import Recorder
+    from workers.app import app
+
+    config = settings()
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    Recorder(config, app).run(port=args.port)
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    need_redis()
+    need_database()
+    config = settings()
+    log_dir = config.data_dir / "logs"
+    supervisor = Supervisor(os.environ, log_dir)
+    for queue in QUEUES:
+        queues = [queue, DEFAULT_QUEUE] if queue == "health" else [queue]
+        supervisor.start(f"worker-{queue}", worker_argv(queues, name=f"{queue}@%h"))
+    supervisor.start("beat", beat_argv())
+    supervisor.start("recorder", [sys.executable, "-m", "hauler.cli.main", "recorder"])
+    if not args.no_flower:
+        supervisor.start("flower", flower_argv())
+    print(f"hauler up: {len(supervisor.children)} processes; logs in {log_dir}")
+    print(f"  metrics   http://127.0.0.1:{config.recorder_port}/metrics  (health: /health)")
+    if not args.no_flower:
+        print(f"  flower    http://127.0.0.1:{config.flower_port}/")
+    print("  status    hauler status      Ctrl-C stops everything", flush=True)
+    return supervisor.run()

@@ -1,0 +1,48 @@
+"""``hauler status``: per queue depth, latency and workers; recent failures."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hauler import activity, broker, deadletter
+from hauler.cli.common import need_database, need_redis, settings, when
+from hauler.queues import DEFAULT_QUEUE, QUEUES
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("status", help="queues, workers and recent failures")
+    parser.add_argument("--failures", type=int, default=5, help="recent failures to show")
+    parser.set_defaults(func=run)
+
+
+def workers_per_queue(timeout: float = 1.0) -> dict[str, int]:
+    """How many workers consume each queue (by broadcast inspection)."""
+    from workers.app import app
+
+    counts = dict.fromkeys((*QUEUES, DEFAULT_QUEUE), 0)
+    replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    for queues in replies.values():
+        for queue in queues or ():
+            if queue.get("name") in counts:
+                counts[queue["name"]] += 1
+    return counts
+
+
+def run(args: argparse.Namespace) -> int:
+    client = need_redis()
+    url = need_database()
+    workers = workers_per_queue()
+    print(f"{'queue':<12} {'depth':>7} {'latency':>9} {'workers':>8}")
+    for queue in (*QUEUES, DEFAULT_QUEUE):
+        reading = broker.sample(client, queue)
+        print(f"{queue:<12} {reading.depth:>7} {reading.latency:>8.1f}s {workers[queue]:>8}")
+    deadletter.drain_parked(settings())
+    print(f"\ndead letters: {deadletter.count(url)} (hauler dlq list)")
+    failures = activity.recent_failures(url, limit=args.failures)
+    if failures:
+        print("recent failures:")
+    for row in failures:
+        detail = row.payload.get("exception") or row.payload.get("reason") or ""
+        print(f"  {when(row.occurred_at)}  {row.task_name}  {row.status}  {detail}"[:160])
+    return 0

@@ -1,0 +1,1 @@
+"""The recorder: Celery events → activity rows in batches, and Prometheus metrics."""

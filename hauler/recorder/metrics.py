@@ -1,0 +1,140 @@
+"""Prometheus metrics of tasks, queues, workers and the recorder itself.
+
+Names follow the common Celery exporters where they overlap (``celery_task_*_total``,
+``celery_task_runtime``, ``celery_queue_length``, ``celery_worker_up``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from hauler.recorder.rows import TaskContext
+
+RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
+WORKER_TIMEOUT = 30.0  # seconds without a heartbeat before a worker counts as down
+
+_COUNTED = {
+    "task-sent": "sent",
+    "task-received": "received",
+    "task-started": "started",
+    "task-succeeded": "succeeded",
+    "task-failed": "failed",
+    "task-retried": "retried",
+    "task-rejected": "rejected",
+    "task-revoked": "revoked",
+}
+
+
+class Metrics:
+    """Every metric the recorder exports, on its own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["name", "hostname", "queue_name"]
+        self.task_events = {
+            kind: Counter(
+                f"celery_task_{kind}",
+                f"Tasks {kind}, from Celery events.",
+                labels,
+                registry=self.registry,
+            )
+            for kind in _COUNTED.values()
+        }
+        self.dead_lettered = Counter(
+            "hauler_task_dead_lettered",
+            "Tasks that failed for good and went to the dead-letter store.",
+            ["name", "reason"],
+            registry=self.registry,
+        )
+        self.runtime = Histogram(
+            "celery_task_runtime",
+            "Task runtime in seconds.",
+            ["name", "queue_name"],
+            buckets=RUNTIME_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_length = Gauge(
+            "celery_queue_length",
+            "Messages waiting in a queue (all priority levels).",
+            ["queue_name"],
+            registry=self.registry,
+        )
+        self.queue_latency = Gauge(
+            "hauler_queue_latency_seconds",
+            "Age of the oldest waiting message of a queue.",
+            ["queue_name"],
+            registry=self.registry,
+        )
+        self.queue_workers = Gauge(
+            "hauler_queue_workers",
+            "Workers consuming a queue.",
+            ["queue_name"],
+            registry=self.registry,
+        )
+        self.worker_up = Gauge(
+            "celery_worker_up",
+            "1 while a worker sends heartbeats.",
+            ["hostname"],
+            registry=self.registry,
+        )
+        self.active_workers = Gauge(
+            "celery_active_worker_count", "Workers sending heartbeats.", registry=self.registry
+        )
+        self.events = Counter(
+            "hauler_recorder_events", "Celery events received.", registry=self.registry
+        )
+        self.dropped = Gauge(
+            "hauler_recorder_events_dropped",
+            "Activity rows ever dropped (buffer overflow or refused rows).",
+            registry=self.registry,
+        )
+        self.buffered = Gauge(
+            "hauler_recorder_buffered_rows", "Rows waiting to be written.", registry=self.registry
+        )
+        self.written = Gauge(
+            "hauler_recorder_rows_written", "Activity rows written.", registry=self.registry
+        )
+        self.write_errors = Gauge(
+            "hauler_recorder_write_errors", "Failed batch writes.", registry=self.registry
+        )
+        self._heartbeats: dict[str, float] = {}
+
+    def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:
+        """Count one Celery event."""
+        self.events.inc()
+        kind = event.get("type", "")
+        if kind.startswith("worker-"):
+            self._worker_event(kind, event)
+            return
+        name = (context.name if context else None) or "unknown"
+        queue = (context.queue if context else None) or "unknown"
+        counted = _COUNTED.get(kind)
+        if counted:
+            hostname = event.get("hostname") or "unknown"
+            self.task_events[counted].labels(name, hostname, queue).inc()
+        if kind == "task-succeeded" and isinstance(event.get("runtime"), int | float):
+            self.runtime.labels(name, queue).observe(event["runtime"])
+        if kind == "task-dead-lettered":
+            self.dead_lettered.labels(name, str(event.get("reason", "unknown"))).inc()
+
+    def _worker_event(self, kind: str, event: dict[str, Any]) -> None:
+        hostname = str(event.get("hostname", "unknown"))
+        if kind == "worker-offline":
+            self._heartbeats.pop(hostname, None)
+            self.worker_up.labels(hostname).set(0)
+        else:
+            self._heartbeats[hostname] = time.monotonic()
+            self.worker_up.labels(hostname).set(1)
+        self.refresh_workers()
+
+    def refresh_workers(self) -> None:
+        """Mark workers silent for longer than WORKER_TIMEOUT as down."""
+        now = time.monotonic()
+        for hostname, seen in list(self._heartbeats.items()):
+            if now - seen > WORKER_TIMEOUT:
+                del self._heartbeats[hostname]
+                self.worker_up.labels(hostname).set(0)
+        self.active_workers.set(len(self._heartbeats))

@@ -1,0 +1,133 @@
+"""The recorder process: capture events, write rows in batches, sample queues, serve metrics."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery
+
+from hauler import broker, deadletter
+from hauler.queues import DEFAULT_QUEUE, QUEUES
+from hauler.recorder.http import serve
+from hauler.recorder.metrics import Metrics
+from hauler.recorder.rows import ContextCache, to_row
+from hauler.recorder.writer import BatchWriter, database_sink
+from hauler.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SECONDS = 5.0
+WORKER_INSPECT_SECONDS = 30.0
+
+
+class Recorder:
+    """Everything ``hauler recorder`` runs, stoppable from another thread."""
+
+    def __init__(self, settings: Settings, app: Celery) -> None:
+        self.settings = settings
+        self.app = app
+        self.metrics = Metrics()
+        self.cache = ContextCache()
+        self.writer = BatchWriter(
+            database_sink(settings.database_url),
+            batch_size=settings.recorder_batch_size,
+            flush_seconds=settings.recorder_flush_seconds,
+            buffer_max=settings.recorder_buffer_max,
+        )
+        self.stop = threading.Event()
+        self.connected = False
+        self._receiver: Any = None
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Handle one Celery event: a row for the activity log and the metrics."""
+        row = to_row(event, self.cache, datetime.now(UTC))
+        if row is not None:
+            self.writer.add(row)
+        context = self.cache.learn(event) if "uuid" in event else None
+        self.metrics.observe(event, context)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while connected to the broker and the database accepts writes."""
+        detail = {
+            "broker_connected": self.connected,
+            "buffered_rows": self.writer.buffered,
+            "rows_written": self.writer.written,
+            "rows_dropped": self.writer.dropped,
+            "database_error": self.writer.last_error,
+        }
+        return self.connected and self.writer.last_error is None, detail
+
+    def run(self, *, host: str = "0.0.0.0", port: int | None = None) -> None:
+        """Run until ``stop`` is set (or KeyboardInterrupt)."""
+        port = self.settings.recorder_port if port is None else port
+        server = serve(self.metrics.registry, self.health, host, port)
+        log.info("recorder serving /metrics and /health on %s:%d", host, server.server_port)
+        threads = [
+            threading.Thread(target=self.writer.run, args=(self.stop,), name="writer"),
+            threading.Thread(target=self._sample_loop, name="sampler", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self._capture_loop()
+        finally:
+            self.stop.set()
+            if self._receiver is not None:
+                self._receiver.should_stop = True
+            threads[0].join(timeout=15)
+            server.shutdown()
+
+    def _capture_loop(self) -> None:
+        with self.app.connection_for_read() as probe:
+            errors = (OSError, *probe.connection_errors)
+        while not self.stop.is_set():
+            try:
+                with self.app.connection_for_read() as connection:
+                    self._receiver = self.app.events.Receiver(
+                        connection, handlers={"*": self.on_event}
+                    )
+                    self.connected = True
+                    self._receiver.capture(limit=None, timeout=None, wakeup=True)
+            except errors as exc:
+                self.connected = False
+                log.warning("event stream lost (%s); reconnecting", exc)
+                self.stop.wait(2.0)
+
+    def _sample_loop(self) -> None:
+        client = broker.connect(self.settings.broker_url)
+        last_inspect = 0.0
+        while not self.stop.wait(SAMPLE_SECONDS if last_inspect else 0.1):
+            try:
+                for queue in (*QUEUES, DEFAULT_QUEUE):
+                    reading = broker.sample(client, queue)
+                    self.metrics.queue_length.labels(queue).set(reading.depth)
+                    self.metrics.queue_latency.labels(queue).set(reading.latency)
+                self._update_writer_metrics()
+                if time.monotonic() - last_inspect > WORKER_INSPECT_SECONDS:
+                    last_inspect = time.monotonic()
+                    self._count_workers()
+                    deadletter.drain_parked(self.settings)
+            except Exception as exc:  # sampling is best effort; the event stream goes on
+                log.warning("queue sampling failed: %s", exc)
+
+    def _update_writer_metrics(self) -> None:
+        self.metrics.buffered.set(self.writer.buffered)
+        self.metrics.dropped.set(self.writer.dropped)
+        self.metrics.written.set(self.writer.written)
+        self.metrics.write_errors.set(self.writer.failures)
+        self.metrics.refresh_workers()
+
+    def _count_workers(self) -> None:
+        replies = self.app.control.inspect(timeout=1.0).active_queues() or {}
+        counts = dict.fromkeys((*QUEUES, DEFAULT_QUEUE), 0)
+        for queues in replies.values():
+            for queue in queues or ():
+                name = queue.get("name")
+                if name in counts:
+                    counts[name] += 1
+        for name, count in counts.items():
+            self.metrics.queue_workers.labels(name).set(count)

@@ -1,0 +1,120 @@
+"""Run a set of child processes in the foreground and stop them all cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Child:
+    """One supervised process."""
+
+    name: str
+    argv: Sequence[str]
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    restarts: int = field(default=0)
+
+
+class Supervisor:
+    """Starts children in their own sessions; SIGINT/SIGTERM stop them with SIGTERM.
+
+    Celery workers treat SIGTERM as a warm shutdown: they finish the tasks they are
+    running and leave the rest in the queue, so stopping loses nothing.
+    """
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, grace: float = 60.0) -> None:
+        self.env = dict(env)
+        self.log_dir = log_dir
+        self.grace = grace
+        self.children: list[Child] = []
+        self._stopping = False
+
+    def start(self, name: str, argv: Sequence[str]) -> Child:
+        """Start ``argv`` with output to ``<log_dir>/<name>.log``."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        child = Child(name=name, argv=list(argv), log_path=self.log_dir / f"{name}.log")
+        self._spawn(child)
+        self.children.append(child)
+        return child
+
+    def _spawn(self, child: Child) -> None:
+        assert child.log_path is not None
+        with child.log_path.open("ab") as out:
+            child.process = subprocess.Popen(
+                child.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def run(self, restart_limit: int = 5) -> int:
+        """Wait until a signal asks to stop; restart children that die (up to a limit)."""
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, self._on_signal)
+        try:
+            while not self._stopping:
+                self._reap(restart_limit)
+                time.sleep(0.5)
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def _reap(self, restart_limit: int) -> None:
+        for child in self.children:
+            if child.process is None or child.process.poll() is None:
+                continue
+            code = child.process.returncode
+            if child.restarts >= restart_limit:
+                print(
+                    f"hauler: {child.name} exited ({code}) too often; see {child.log_path}",
+                    file=sys.stderr,
+                )
+                self._stopping = True
+                return
+            child.restarts += 1
+            print(f"hauler: {child.name} exited ({code}); restarting", file=sys.stderr)
+            self._spawn(child)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stopping = True
+
+    def stop(self) -> None:
+        """SIGTERM every child, wait up to ``grace`` seconds, then SIGKILL what is left."""
+        running = [c for c in self.children if c.process and c.process.poll() is None]
+        for child in running:
+            assert child.process is not None
+            child.process.send_signal(signal.SIGTERM)  # the main process only: a warm shutdown
+        deadline = time.monotonic() + self.grace
+        for child in running:
+            assert child.process is not None
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(
+                    f"hauler: {child.name} did not stop in {self.grace:g}s; killing it",
+                    file=sys.stderr,
+                )
+                _signal_group(child.process, signal.SIGKILL)
+                child.process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
