@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -42,7 +43,7 @@ def test_retryable_error_backs_off_then_dead_letters_and_dlq_retry_revives_it(
     times = [float(t) for t in client.lrange(f"flaky:{key}:times", 0, -1)]
     # then it ran 1 + 3 times with growing delays (backoff 0.5 s doubling, equal jitter)
     assert len(times) == 4
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.2 and gaps[2] >= 0.9
     assert gaps[0] < gaps[2]
     letter = wait_for(lambda: deadletter.get(pg_url, result.id))
