@@ -101,7 +101,9 @@ class Settings:
             retry=retry,
             queues=queues,
             visibility_timeout=reader.integer("HAULER_VISIBILITY_TIMEOUT", 0, minimum=0),
-            imports=tuple(m for m in reader.text("HAULER_IMPORTS", "").split(",") if m.strip()),
+            imports=tuple(
+                m.strip() for m in reader.text("HAULER_IMPORTS", "").split(",") if m.strip()
+            ),
             recorder_port=reader.integer("HAULER_RECORDER_PORT", 9808, minimum=0, maximum=65535),
             recorder_batch_size=reader.integer("HAULER_RECORDER_BATCH_SIZE", 500, minimum=1),
             recorder_flush_seconds=reader.number(
