@@ -18,6 +18,8 @@ result_extended = True  # results carry name, args and queue for foreign readers
 broker_connection_retry_on_startup = True
 broker_transport_options = {
     "visibility_timeout": _settings.effective_visibility_timeout,
+    "unacked_restore_interval": _settings.unacked_restore_seconds,
+    "unacked_restore_throttle": 1,  # every sweep really scans
     "fanout_prefix": True,  # events stay within this Redis database
     "fanout_patterns": True,
 }

@@ -66,6 +66,7 @@ class Settings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     queues: Mapping[str, QueueSettings] = field(default_factory=dict)
     visibility_timeout: int = 0  # Redis redelivery timeout; computed when 0
+    unacked_restore_seconds: int = 60  # how often workers look for messages to redeliver
     imports: tuple[str, ...] = ()  # extra task modules workers import
     recorder_port: int = 9808  # recorder's /metrics and /health port
     recorder_batch_size: int = 500  # activity rows per database transaction
@@ -101,6 +102,7 @@ class Settings:
             retry=retry,
             queues=queues,
             visibility_timeout=reader.integer("HAULER_VISIBILITY_TIMEOUT", 0, minimum=0),
+            unacked_restore_seconds=reader.integer("HAULER_UNACKED_RESTORE_SECONDS", 60, minimum=1),
             imports=tuple(
                 m.strip() for m in reader.text("HAULER_IMPORTS", "").split(",") if m.strip()
             ),

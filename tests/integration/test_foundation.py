@@ -165,3 +165,28 @@ def test_kill_9_of_a_worker_process_mid_task_reruns_it_to_completion(
     assert len(starts) == 2 and len(finishes) == 1
     assert finishes[0]["pid"] != runner["pid"]
     assert first.process.poll() is None  # the worker itself survived and replaced its child
+
+
+def test_kill_9_of_a_whole_worker_redelivers_after_the_visibility_timeout(
+    start_worker, client_app: Celery, redis_url: str, hauler_env: dict[str, str]
+):
+    # given short limits so the visibility timeout can be short, and two workers
+    env = dict(hauler_env)
+    for queue in ("downloads", "uploads", "polling", "recovery", "media", "backups", "health",
+                  "notify", "maintenance"):  # fmt: skip
+        env[f"HAULER_QUEUE_{queue.upper()}_SOFT_TIME_LIMIT"] = "5"
+        env[f"HAULER_QUEUE_{queue.upper()}_TIME_LIMIT"] = "8"
+    env.update(HAULER_VISIBILITY_TIMEOUT="12", HAULER_UNACKED_RESTORE_SECONDS="2")
+    doomed = start_worker(["health"], name="doomed", env=env)
+    key = uuid.uuid4().hex
+    result = client_app.send_task("tests.slow", args=[key, 3.0], queue="health")
+    client = redis.Redis.from_url(redis_url)
+    wait_for(lambda: client.lrange(f"slow:{key}:started", 0, -1), timeout=30)
+    # when the whole worker (main process and pool) is killed with SIGKILL mid-task
+    os.killpg(doomed.process.pid, signal.SIGKILL)
+    doomed.process.wait(timeout=10)
+    start_worker(["health"], name="survivor", env=env)
+    # then, once the visibility timeout passes, the survivor runs it to completion
+    assert result.get(timeout=90)["worker"] == "survivor"
+    finishes = [json.loads(s) for s in client.lrange(f"slow:{key}:finished", 0, -1)]
+    assert [f["worker"] for f in finishes] == ["survivor"]
