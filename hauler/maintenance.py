@@ -15,10 +15,17 @@ from hauler.store.models import Activity, DeadLetter
 
 
 def cleanup(settings: Settings, *, now: datetime, activity_days: int) -> dict[str, Any]:
-    """Delete activity rows older than ``activity_days``; return what was removed."""
+    """Delete activity rows older than ``activity_days`` and expired media cache entries."""
+    from hauler.media import cache
+
     cutoff = activity.retention_cutoff(now, activity_days)
     removed = activity.prune(settings.database_url, older_than=cutoff)
-    return {"activity_deleted": removed, "cutoff": cutoff.isoformat()}
+    expired = cache.expire(settings, now)
+    return {
+        "activity_deleted": removed,
+        "media_cache_expired": expired,
+        "cutoff": cutoff.isoformat(),
+    }
 
 
 def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[str, Any]:

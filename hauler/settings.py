@@ -12,9 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hauler.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from hauler.media.settings import MediaSettings
 
 T = TypeVar("T")
 
@@ -76,6 +79,7 @@ class Settings:
     flower_port: int = 5555  # Flower's port under `hauler up`
     flower_basic_auth: str = ""  # "user:password" for Flower; empty = no auth
     log_level: str = "INFO"  # log level of the processes Hauler starts
+    media: MediaSettings = field(default_factory=lambda: _media_defaults())  # HAULER_MEDIA_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +119,7 @@ class Settings:
             activity_retention_days=reader.integer("HAULER_ACTIVITY_RETENTION_DAYS", 30, minimum=1),
             flower_port=reader.integer("HAULER_FLOWER_PORT", 5555, minimum=1, maximum=65535),
             flower_basic_auth=reader.text("HAULER_FLOWER_BASIC_AUTH", ""),
+            media=_media_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -153,6 +158,18 @@ class Settings:
         if self.flower_basic_auth and ":" not in self.flower_basic_auth:
             problems.append("HAULER_FLOWER_BASIC_AUTH must look like user:password")
         return problems
+
+
+def _media_defaults() -> MediaSettings:
+    from hauler.media.settings import MediaSettings
+
+    return MediaSettings()
+
+
+def _media_from_env(reader: EnvReader) -> MediaSettings:
+    from hauler.media.settings import MediaSettings
+
+    return MediaSettings.from_env(reader)
 
 
 class EnvReader:

@@ -1,0 +1,1 @@
+"""Thumbnails and video sprite sheets with a WebVTT index, cached by content."""

@@ -1,0 +1,75 @@
+"""Image thumbnails with Pillow: EXIF orientation honoured, aspect kept, bombs refused."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from hauler.errors import InvalidArgument
+
+PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+def open_checked(path: Path, max_pixels: int) -> Image.Image:
+    """Open ``path`` lazily, refusing files that are not images or are too large to decode.
+
+    Raises:
+        InvalidArgument: not an image Pillow reads, or more than ``max_pixels`` pixels.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise InvalidArgument("path", f"not an image Hauler can read safely ({exc})") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise InvalidArgument(
+            "path",
+            f"image is {width}x{height} = {width * height / 1e6:.0f} Mpx, above the "
+            f"{max_pixels / 1e6:.0f} Mpx limit (HAULER_MEDIA_MAX_PIXELS); decompression bomb?",
+        )
+    return image
+
+
+def fit(size: tuple[int, int], width: int, height: int | None) -> tuple[int, int]:
+    """The largest size within ``width`` x ``height`` with the aspect of ``size``."""
+    source_w, source_h = size
+    scale = width / source_w
+    if height is not None:
+        scale = min(scale, height / source_h)
+    return max(1, round(source_w * scale)), max(1, round(source_h * scale))
+
+
+def thumbnail_image(
+    image: Image.Image, out: Path, width: int, height: int | None, fmt: str
+) -> tuple[int, int]:
+    """Write a thumbnail of ``image`` (an open Pillow image) to ``out``; return its size."""
+    try:
+        bound = max(width, height or 0)
+        image.draft("RGB", (bound, bound))  # JPEG: decode at a reduced scale, still ≥ target
+        upright = ImageOps.exif_transpose(image)
+        target = fit(upright.size, width, height)
+        thumb = upright.convert(
+            "RGBA" if fmt != "jpeg" and upright.mode in ("RGBA", "LA", "P") else "RGB"
+        )
+        thumb = thumb.resize(target, Image.Resampling.LANCZOS)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InvalidArgument("path", f"image data is corrupt or truncated ({exc})") from None
+    save(thumb, out, fmt)
+    return thumb.size
+
+
+def save(image: Image.Image, out: Path, fmt: str) -> None:
+    """Save ``image`` as ``fmt`` (jpeg, png or webp) with sensible quality."""
+    options = {"quality": 85, "optimize": True} if fmt in ("jpeg", "webp") else {"optimize": True}
+    if fmt == "jpeg" and image.mode != "RGB":
+        image = image.convert("RGB")
+    image.save(out, PIL_FORMATS[fmt], **options)

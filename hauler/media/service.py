@@ -1,0 +1,158 @@
+"""Thumbnails and sprites as plain functions: validate, look in the cache, make once."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from PIL import Image
+
+from hauler.errors import InvalidArgument
+from hauler.media import cache, inputs
+from hauler.media.fingerprint import fingerprint
+from hauler.media.frames import grab, grab_many
+from hauler.media.images import open_checked, save, thumbnail_image
+from hauler.media.probe import MediaInfo, probe
+from hauler.media.tools import Tools, find_tools
+from hauler.media.webvtt import cues, render
+from hauler.settings import Settings
+
+Maker = Callable[[Tools, Path, MediaInfo, Path], dict[str, Any]]
+THUMBNAIL_AT = 0.10  # a video's thumbnail is its frame at 10 % of the duration
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+
+
+def thumbnail(
+    settings: Settings, path: Any, *, width: Any = 320, height: Any = None, fmt: Any = "jpeg"
+) -> dict[str, Any]:
+    """A thumbnail of an image or a video, at most ``width`` x ``height``, aspect kept.
+
+    Returns:
+        ``{"path", "width", "height", "format", "kind", "key", "cached"}``.
+    """
+    source = inputs.media_path(settings, path)
+    params: dict[str, Any] = {
+        "width": inputs.whole("width", width, 16, 4096),
+        "height": None if height is None else inputs.whole("height", height, 16, 4096),
+        "fmt": inputs.image_format(fmt),
+    }
+
+    def make(tools: Tools, src: Path, info: MediaInfo, out: Path) -> dict[str, Any]:
+        name = f"thumbnail.{EXTENSIONS[params['fmt']]}"
+        if info.kind == "image":
+            with open_checked(src, settings.media.max_pixels) as image:
+                size = thumbnail_image(
+                    image, out / name, params["width"], params["height"], params["fmt"]
+                )
+        else:
+            at = info.duration * THUMBNAIL_AT
+            frame = grab(tools, src, at, params["width"], settings.media.command_timeout)
+            frame = _cap_height(frame, params["height"])
+            save(frame, out / name, params["fmt"])
+            size = frame.size
+        return {"path": name, "width": size[0], "height": size[1], "format": params["fmt"],
+                "kind": info.kind}  # fmt: skip
+
+    return _cached(settings, "thumbnail", source, params, make)
+
+
+def sprite(
+    settings: Settings,
+    path: Any,
+    *,
+    cols: Any = 4,
+    rows: Any = 4,
+    width: Any = 160,
+    fmt: Any = "jpeg",
+) -> dict[str, Any]:
+    """A cols x rows sprite of frames evenly spaced over a video, and its WebVTT index.
+
+    Tile ``i`` previews ``[i*d/n, (i+1)*d/n)`` and shows the keyframe at or just before
+    the middle of that range; each is one seek and one decoded frame.
+
+    Returns:
+        ``{"sprite", "vtt", "cols", "rows", "tile_width", "tile_height", "interval",
+        "duration", "key", "cached"}``.
+    """
+    source = inputs.media_path(settings, path)
+    params: dict[str, Any] = {
+        "cols": inputs.whole("cols", cols, 1, 20),
+        "rows": inputs.whole("rows", rows, 1, 20),
+        "width": inputs.whole("width", width, 16, 1024),
+        "fmt": inputs.image_format(fmt),
+    }
+
+    def make(tools: Tools, src: Path, info: MediaInfo, out: Path) -> dict[str, Any]:
+        if info.kind != "video" or info.duration <= 0:
+            raise InvalidArgument("path", f"a sprite needs a video; this is a {info.codec} image")
+        cols, rows = params["cols"], params["rows"]
+        step = info.duration / (cols * rows)
+        times = [(i + 0.5) * step for i in range(cols * rows)]
+        frames = grab_many(
+            tools, src, times, params["width"], settings.media.command_timeout,
+            settings.media.tile_workers,
+        )  # fmt: skip
+        name = f"sprite.{EXTENSIONS[params['fmt']]}"
+        tile_w, tile_h = _tile(frames, cols, rows, out / name, params["fmt"])
+        track = render(cues(info.duration, cols, rows, tile_w, tile_h), name)
+        (out / "sprite.vtt").write_text(track)
+        return {"sprite": name, "vtt": "sprite.vtt", "cols": cols, "rows": rows,
+                "tile_width": tile_w, "tile_height": tile_h, "interval": step,
+                "duration": info.duration}  # fmt: skip
+
+    return _cached(settings, "sprite", source, params, make)
+
+
+def _cap_height(frame: Image.Image, height: int | None) -> Image.Image:
+    if height is None or frame.height <= height:
+        return frame
+    return frame.resize((max(1, round(frame.width * height / frame.height)), height))
+
+
+def _tile(frames: list[Image.Image], cols: int, rows: int, out: Path, fmt: str) -> tuple[int, int]:
+    """Paste ``frames`` into a cols x rows grid saved at ``out``; return the tile size."""
+    tile_w, tile_h = frames[0].size
+    sheet = Image.new("RGB", (tile_w * cols, tile_h * rows))
+    for i, frame in enumerate(frames):
+        if frame.size != (tile_w, tile_h):
+            frame = frame.resize((tile_w, tile_h))
+        sheet.paste(frame, ((i % cols) * tile_w, (i // cols) * tile_h))
+    save(sheet, out, fmt)
+    return tile_w, tile_h
+
+
+def _cached(
+    settings: Settings, kind: str, source: Path, params: dict[str, Any], make: Maker
+) -> dict[str, Any]:
+    """Return the cached result, or make it once even under concurrent requests."""
+    client = redis.Redis.from_url(settings.broker_url)
+    content = fingerprint(source, settings.media.full_hash_limit)
+    key = cache.cache_key(kind, content, params)
+    found = cache.lookup(settings, client, key, datetime.now(UTC))
+    if found is not None:
+        return {**found, "key": key}
+    limit = settings.queues["media"].soft_time_limit
+    with client.lock(f"hauler:media:lock:{key}", timeout=limit + 60, blocking_timeout=limit):
+        found = cache.lookup(settings, client, key, datetime.now(UTC))
+        if found is not None:  # made meanwhile by the request that held the lock
+            return {**found, "key": key}
+        cache.count_miss(client)
+        tools = find_tools(settings.media)
+        info = probe(tools, source, settings.media.command_timeout)
+        root = cache.cache_root(settings)
+        root.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=root))
+        try:
+            result = make(tools, source, info, workdir)
+            stored = cache.store(
+                settings, key=key, kind=kind, source=source, fingerprint=content, params=params,
+                made_in=workdir, result=result, now=datetime.now(UTC),
+            )  # fmt: skip
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return {**stored, "key": key}
