@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def test_cues_cover_the_duration_in_reading_order():
     assert (made[0].start, made[0].end) == (0.0, 37.5)
     assert made[-1].end == 600.0
     assert (made[5].x, made[5].y) == (160, 90)
-    assert all(a.end == b.start for a, b in zip(made, made[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(made))
 
 
 def test_webvtt_document():
