@@ -31,7 +31,7 @@ CODECS = {
 def colour_video(
     ffmpeg: str, out: Path, codec: str, segment: float = 2.0, size: str = "320x240"
 ) -> Path:
-    """A video of len(COLOURS) solid-colour segments of ``segment`` seconds, keyframe every 0.4 s."""
+    """Solid-colour segments of ``segment`` seconds each (COLOURS order), a keyframe every 0.4 s."""
     argv = [ffmpeg, "-v", "error", "-y"]
     for name, _ in COLOURS:
         argv += ["-f", "lavfi", "-i", f"color=c={name}:s={size}:r=25:d={segment}"]
