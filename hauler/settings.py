@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from hauler.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from autoscale.settings import AutoscaleSettings
     from hauler.media.settings import MediaSettings
 
 T = TypeVar("T")
@@ -80,6 +81,7 @@ class Settings:
     flower_basic_auth: str = ""  # "user:password" for Flower; empty = no auth
     log_level: str = "INFO"  # log level of the processes Hauler starts
     media: MediaSettings = field(default_factory=lambda: _media_defaults())  # HAULER_MEDIA_*
+    autoscale: AutoscaleSettings = field(default_factory=lambda: _autoscale_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -120,6 +122,7 @@ class Settings:
             flower_port=reader.integer("HAULER_FLOWER_PORT", 5555, minimum=1, maximum=65535),
             flower_basic_auth=reader.text("HAULER_FLOWER_BASIC_AUTH", ""),
             media=_media_from_env(reader),
+            autoscale=_autoscale_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -170,6 +173,18 @@ def _media_from_env(reader: EnvReader) -> MediaSettings:
     from hauler.media.settings import MediaSettings
 
     return MediaSettings.from_env(reader)
+
+
+def _autoscale_defaults() -> AutoscaleSettings:
+    from autoscale.settings import AutoscaleSettings
+
+    return AutoscaleSettings()
+
+
+def _autoscale_from_env(reader: EnvReader) -> AutoscaleSettings:
+    from autoscale.settings import AutoscaleSettings
+
+    return AutoscaleSettings.from_env(reader)
 
 
 class EnvReader:

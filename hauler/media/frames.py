@@ -29,18 +29,17 @@ def grab(
 ) -> Image.Image:
     """The frame at (or at the keyframe just before) ``at`` seconds, ``width`` pixels wide.
 
-    ``-ss`` before ``-i`` makes ffmpeg seek in the container; ``-noaccurate_seek`` then
-    returns the keyframe it landed on instead of decoding forward to ``at`` exactly.
+    ``-ss`` before ``-i`` makes ffmpeg seek in the container; ``-noaccurate_seek`` keeps
+    the frame it lands on instead of decoding forward to ``at``, and ``-skip_frame nokey``
+    makes the decoder drop everything but keyframes, so one frame is decoded. A stream
+    with no keyframe flags there is retried without the skip.
 
     Raises:
         CorruptMedia: no frame could be decoded there (truncated or corrupt input).
     """
-    argv = [
-        tools.ffmpeg, "-v", "error", "-noaccurate_seek", "-ss", f"{max(at, 0.0):.3f}",
-        "-i", str(path), "-frames:v", "1", "-an", "-sn", "-vf", f"scale={width}:-2",
-        "-f", "image2pipe", "-vcodec", "ppm", "-",
-    ]  # fmt: skip
-    done = run(argv, timeout, running)
+    done = run(_argv(tools, path, at, width, keyframes_only=True), timeout, running)
+    if done.returncode != 0 or not done.stdout:
+        done = run(_argv(tools, path, at, width, keyframes_only=False), timeout, running)
     if done.returncode != 0 or not done.stdout:
         raise CorruptMedia(
             f"no frame could be decoded at {at:.2f}s of {path.name} "
@@ -49,6 +48,15 @@ def grab(
     image = Image.open(io.BytesIO(done.stdout))
     image.load()
     return image.convert("RGB")
+
+
+def _argv(tools: Tools, path: Path, at: float, width: int, *, keyframes_only: bool) -> list[str]:
+    skip = ["-skip_frame", "nokey"] if keyframes_only else []
+    return [
+        tools.ffmpeg, "-v", "error", "-threads", "1", *skip, "-noaccurate_seek",
+        "-ss", f"{max(at, 0.0):.3f}", "-i", str(path), "-frames:v", "1", "-an", "-sn",
+        "-vf", f"scale={width}:-2", "-f", "image2pipe", "-vcodec", "ppm", "-",
+    ]  # fmt: skip
 
 
 def grab_many(

@@ -1,0 +1,1 @@
+"""The autoscaler: queue depth and latency → worker processes or containers."""
