@@ -6,7 +6,12 @@ import logging
 from typing import Any
 
 from celery import current_task
-from celery.signals import after_task_publish, before_task_publish, worker_process_init
+from celery.signals import (
+    after_task_publish,
+    before_task_publish,
+    task_postrun,
+    worker_process_init,
+)
 
 from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER, stamp_headers
 from hauler.store.db import engine_for
@@ -53,5 +58,31 @@ def _announce_sent(
 
 @worker_process_init.connect
 def _reset_after_fork(**_: Any) -> None:
-    """Database connections must not be shared across a fork."""
+    """Database and Redis connections must not be shared across a fork."""
+    global _counter_client
     engine_for.cache_clear()
+    _counter_client = None
+
+
+_counter_client: Any = None
+
+
+@task_postrun.connect
+def _count_completion(task: Any = None, **_: Any) -> None:
+    """Count finished tasks per queue: the autoscaler derives throughput from it."""
+    global _counter_client
+    if task is None:
+        return
+    queue = (task.request.delivery_info or {}).get("routing_key")
+    if not queue:
+        return
+    try:
+        if _counter_client is None:
+            import redis
+
+            from hauler.settings import get_settings
+
+            _counter_client = redis.Redis.from_url(get_settings().broker_url)
+        _counter_client.incr(f"hauler:queue:{queue}:completed")
+    except Exception:  # a counter must never fail a task
+        log.debug("could not count completion on %s", queue, exc_info=True)

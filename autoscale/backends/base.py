@@ -22,7 +22,7 @@ class WorkerBackend(Protocol):
 
     name: str
 
-    def list(self, queue: str) -> list[WorkerHandle]:
+    def workers(self, queue: str) -> list[WorkerHandle]:
         """Workers of ``queue`` that exist now (including ones still stopping)."""
         ...
 

@@ -32,7 +32,7 @@ class LocalBackend:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._stopping: set[int] = set()
 
-    def list(self, queue: str) -> list[WorkerHandle]:
+    def workers(self, queue: str) -> list[WorkerHandle]:
         self._reap()
         prefix = f"-n {node_prefix(queue)}"
         handles = []
@@ -80,7 +80,7 @@ class LocalBackend:
     def close(self, *, stop_workers: bool = False, timeout: float = 60.0) -> None:
         if not stop_workers:
             return
-        pids = [int(h.id) for q in self.settings.queues for h in self.list(q)]
+        pids = [int(h.id) for q in self.settings.queues for h in self.workers(q)]
         for pid in pids:
             self.stop(WorkerHandle(str(pid), "", "", 0.0))
         deadline = time.monotonic() + timeout

@@ -29,7 +29,10 @@ def register(subparsers: Any) -> None:
     recorder.set_defaults(func=run_recorder)
     flower = subparsers.add_parser("flower", help="Flower, the Celery web UI")
     flower.set_defaults(func=run_flower)
-    up = subparsers.add_parser("up", help="everything on one machine, in the foreground")
+    up = subparsers.add_parser(
+        "up",
+        help="workers (autoscaled), beat, recorder and Flower on one machine, in the foreground",
+    )
     up.add_argument("--no-flower", action="store_true", help="do not start Flower")
     up.set_defaults(func=run_up)
 
@@ -115,15 +118,18 @@ def run_up(args: argparse.Namespace) -> int:
     need_database()
     config = settings()
     log_dir = config.data_dir / "logs"
-    supervisor = Supervisor(os.environ, log_dir)
-    for queue in QUEUES:
-        queues = [queue, DEFAULT_QUEUE] if queue == "health" else [queue]
-        supervisor.start(f"worker-{queue}", worker_argv(queues, name=f"{queue}@%h"))
+    supervisor = Supervisor(os.environ, log_dir, grace=90.0)
+    hauler = [sys.executable, "-m", "hauler.cli.main"]
+    # The autoscaler (local backend) starts each queue's workers (at least its minimum)
+    # and scales them; on Ctrl-C it warm-stops them all before it exits.
+    supervisor.start("autoscaler", [*hauler, "autoscale", "--backend", "local",
+                                    "--stop-workers-on-exit"])  # fmt: skip
     supervisor.start("beat", beat_argv())
-    supervisor.start("recorder", [sys.executable, "-m", "hauler.cli.main", "recorder"])
+    supervisor.start("recorder", [*hauler, "recorder"])
     if not args.no_flower:
         supervisor.start("flower", flower_argv())
-    print(f"hauler up: {len(supervisor.children)} processes; logs in {log_dir}")
+    print(f"hauler up: autoscaler, beat, recorder{', flower' if not args.no_flower else ''};"
+          f" logs in {log_dir}")  # fmt: skip
     print(f"  metrics   http://127.0.0.1:{config.recorder_port}/metrics  (health: /health)")
     if not args.no_flower:
         print(f"  flower    http://127.0.0.1:{config.flower_port}/")

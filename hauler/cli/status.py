@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{queue:<12} {reading.depth:>7} {reading.latency:>8.1f}s {workers[queue]:>8}")
     deadletter.drain_parked(settings())
     print(f"\ndead letters: {deadletter.count(url)} (hauler dlq list)")
+    _show_autoscaler(client, url)
     failures = activity.recent_failures(url, limit=args.failures)
     if failures:
         print("recent failures:")
@@ -46,3 +47,21 @@ def run(args: argparse.Namespace) -> int:
         detail = row.payload.get("exception") or row.payload.get("reason") or ""
         print(f"  {when(row.occurred_at)}  {row.task_name}  {row.status}  {detail}"[:160])
     return 0
+
+
+def _show_autoscaler(client: Any, url: str) -> None:
+    from autoscale import decisions
+    from autoscale.lock import KEY
+    from autoscale.loop import OVERRIDE_KEY
+
+    leader = client.get(KEY)
+    print(f"autoscaler: {'leader ' + leader.decode() if leader else 'not running'}")
+    for queue in (*QUEUES,):
+        pinned = client.get(OVERRIDE_KEY.format(queue=queue))
+        if pinned is not None:
+            ttl = client.pttl(OVERRIDE_KEY.format(queue=queue))
+            until = f" for {ttl / 1000:.0f}s more" if ttl and ttl > 0 else ""
+            print(f"  {queue} pinned to {int(pinned)} worker(s){until}")
+    for row in decisions.recent(url, limit=5):
+        print(f"  {when(row.decided_at)}  {row.queue:<12} {row.from_workers} → {row.to_workers}  "
+              f"{row.reason}"[:160])  # fmt: skip

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from celery import Celery
 
@@ -74,6 +75,7 @@ def test_up_runs_every_queue_and_ctrl_c_stops_everything(
     env = dict(hauler_env)
     env["HAULER_DATABASE_URL"] = f"sqlite:///{tmp_path}/hauler.db"
     env["HAULER_RECORDER_PORT"] = "0"
+    env["HAULER_AUTOSCALE_METRICS_PORT"] = "0"
     for queue in ("downloads", "uploads", "recovery", "media", "health", "notify"):
         env[f"HAULER_QUEUE_{queue.upper()}_CONCURRENCY"] = "1"
     up = subprocess.Popen(
@@ -87,17 +89,24 @@ def test_up_runs_every_queue_and_ctrl_c_stops_everything(
         results = [client_app.send_task(f"{q}.ping", queue=q) for q in queues]
         # then each queue's own worker answers
         assert [r.get(timeout=120)["queue"] for r in results] == queues
-        children = wait_for(lambda: _children(up.pid), timeout=10)
-        assert len(children) >= len(queues) + 2  # workers, beat, recorder
+        processes = wait_for(lambda: _descendants(up.pid), timeout=10)
+        workers = [p for p in processes if " worker " in p[1]]
+        assert len({cmd.split(" -n ")[1].split()[0] for _, cmd in workers}) == len(queues)
     finally:
         # and Ctrl-C stops every process it started
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=90)
     assert up.returncode == 0, output
     time.sleep(0.5)
-    assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
+    assert [pid for pid, _ in processes if psutil.pid_exists(pid)] == []
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
-    return [int(p) for p in out.stdout.split()]
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every process below ``pid``."""
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            found.append((child.pid, " ".join(child.cmdline())))
+        except psutil.NoSuchProcess:
+            continue
+    return found
