@@ -26,12 +26,17 @@ OVERRIDE_KEY = "hauler:autoscale:override:{queue}"
 BusyNodes = Callable[[list[str]], set[str]]
 
 
-def celery_busy_nodes(names: list[str]) -> set[str]:
-    """Nodes among ``names`` that are running a task now (by broadcast inspection)."""
-    from workers.app import app
+def busy_nodes_via(broker_url: str) -> BusyNodes:
+    """A BusyNodes that asks the workers on ``broker_url`` what they are running."""
+    from celery import Celery
 
-    replies = app.control.inspect(destination=names, timeout=1.0).active() or {}
-    return {node for node, tasks in replies.items() if tasks}
+    app = Celery("hauler-autoscaler", broker=broker_url)
+
+    def busy(names: list[str]) -> set[str]:
+        replies = app.control.inspect(destination=names, timeout=1.0).active() or {}
+        return {node for node, tasks in replies.items() if tasks}
+
+    return busy
 
 
 def expand_node(node: str) -> str:
@@ -49,7 +54,7 @@ class Autoscaler:
         signals: SignalSource,
         client: redis.Redis,
         *,
-        busy_nodes: BusyNodes = celery_busy_nodes,
+        busy_nodes: BusyNodes | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -57,7 +62,7 @@ class Autoscaler:
         self.backend = backend
         self.signals = signals
         self.client = client
-        self.busy_nodes = busy_nodes
+        self.busy_nodes = busy_nodes or busy_nodes_via(settings.broker_url)
         self.clock = clock
         self.metrics = AutoscaleMetrics()
         self.windows: dict[str, deque[Sample]] = {

@@ -60,7 +60,7 @@ class LocalBackend:
         handles = []
         for _ in range(count):
             node = f"{node_prefix(queue)}{uuid.uuid4().hex[:8]}@%h"
-            argv = worker_argv(queues, name=node)
+            argv = worker_argv(queues, name=node, config=self.settings)
             log = self.log_dir / f"worker-{node.split('@')[0]}.log"
             with log.open("ab") as out:
                 child = subprocess.Popen(

@@ -11,6 +11,7 @@ from typing import Any
 
 from hauler.cli.common import need_database, need_redis, settings
 from hauler.queues import DEFAULT_QUEUE, QUEUES, check_queue
+from hauler.settings import Settings
 from hauler.supervisor import Supervisor
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
@@ -38,13 +39,16 @@ def register(subparsers: Any) -> None:
 
 
 def worker_argv(
-    queues: list[str], concurrency: int | None = None, name: str | None = None
+    queues: list[str],
+    concurrency: int | None = None,
+    name: str | None = None,
+    config: Settings | None = None,
 ) -> list[str]:
     """The celery command line of a worker for ``queues``."""
     for queue in queues:
         if queue != DEFAULT_QUEUE:
             check_queue(queue)
-    config = settings()
+    config = config or settings()
     default = max(config.queues[q].concurrency for q in queues if q in config.queues)
     node = name or f"{'+'.join(q for q in queues if q != DEFAULT_QUEUE)}-{uuid.uuid4().hex[:6]}@%h"
     return [
