@@ -21,7 +21,7 @@ class QueuePolicy:
     up_step: int = 8  # most workers added in one decision
     down_step: int = 1  # workers removed in one decision
     up_cooldown: float = 5.0  # seconds after any action before scaling up again
-    down_cooldown: float = 10.0  # seconds after any action before scaling down
+    down_cooldown: float = 5.0  # seconds after any action before scaling down
     down_threshold: float = 0.5  # scale down only when need < current x this (hysteresis)
     assumed_throughput: float = 1.0  # tasks/s per worker before any is observed
 
@@ -93,7 +93,7 @@ def _policy(reader: EnvReader, queue: str) -> QueuePolicy:
         up_step=reader.integer(p + "UP_STEP", 8, minimum=1),
         down_step=reader.integer(p + "DOWN_STEP", 1, minimum=1),
         up_cooldown=reader.number(p + "UP_COOLDOWN", 5.0, minimum=0.0),
-        down_cooldown=reader.number(p + "DOWN_COOLDOWN", 10.0, minimum=0.0),
+        down_cooldown=reader.number(p + "DOWN_COOLDOWN", 5.0, minimum=0.0),
         down_threshold=reader.number(p + "DOWN_THRESHOLD", 0.5, minimum=0.0),
     )
     if policy.max_workers < policy.min_workers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -108,7 +109,7 @@ def test_a_burst_scales_up_drains_and_returns_to_min_without_losing_a_task(
     assert directions[0] == "up" and rows[0].from_workers == 0  # the minimum, at start
     assert max(r.to_workers for r in rows) >= 3
     assert any(r.to_workers - r.from_workers >= 2 for r in rows)  # up fast: several at once
-    changes = sum(1 for a, b in zip(directions[1:], directions[2:], strict=False) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(directions) if a != b)
     assert changes <= 1, directions  # one up phase, one down phase: no flapping
     assert all(r.reason for r in rows) and all("depth" in r.signals for r in rows[1:])
 
@@ -119,7 +120,7 @@ def test_the_lock_hands_over_when_the_leader_is_killed(
     # given two autoscalers: one leads, one stands by
     first, first_log = autoscalers.start()
     wait_for(lambda: "leading" in first_log.read_text(), timeout=30)
-    second, second_log = autoscalers.start()
+    _second, second_log = autoscalers.start()
     wait_for(lambda: len(worker_pids("health")) == 1, timeout=60)
     holder = redis.Redis.from_url(redis_url).get(KEY)
     assert holder is not None and "leading" not in second_log.read_text()

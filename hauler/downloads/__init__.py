@@ -1,0 +1,1 @@
+"""Downloads: link detection, safety, client selection and the download clients."""

@@ -1,0 +1,208 @@
+"""The in-process HTTP(S) client: streamed, resumable, verified, SSRF-guarded.
+
+A job's partial file lives in its work directory as ``<name>.part`` next to
+``<name>.part.json`` (URL, validators, expected size). A retry or a new worker resumes
+it with ``Range`` and ``If-Range``; a server that ignores them (200) restarts from zero.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from hauler.downloads.clients.base import Affinity, Finished, Job, Progress, ProgressFn
+from hauler.downloads.links import Link, LinkKind
+from hauler.downloads.safety import check_address, name_from_url, safe_name
+from hauler.errors import InvalidArgument, PermanentError, RetryableError
+
+CHUNK = 1024 * 1024
+MAX_REDIRECTS = 5
+_FILENAME_STAR = re.compile(r"filename\*\s*=\s*[^']*'[^']*'([^;]+)", re.IGNORECASE)
+_FILENAME = re.compile(r'filename\s*=\s*"?([^";]+)"?', re.IGNORECASE)
+
+
+class DiskFull(RetryableError):
+    """Raised when the staging disk is full; the partial file is kept for resume."""
+
+
+class TooLarge(PermanentError):
+    """Raised when a download is larger than ``max_bytes``."""
+
+
+class HttpClient:
+    """Downloads direct http/https links with ``requests``."""
+
+    name = "http"
+
+    def __init__(self, allow: Sequence[str] = (), timeout: float = 30.0) -> None:
+        self.allow = tuple(allow)
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "hauler/0.1"
+
+    def affinity(self, link: Link) -> Affinity:
+        if link.kind is LinkKind.DIRECT and link.url.lower().startswith(("http://", "https://")):
+            return Affinity.SPECIALIST
+        return Affinity.INCOMPATIBLE
+
+    def healthy(self) -> bool:
+        return True
+
+    def download(self, job: Job, progress: ProgressFn) -> Finished:
+        response, url = self._open(job.link.url, job.workdir)
+        with response:
+            name = job.filename or _disposition_name(response) or name_from_url(url)
+            partial = job.workdir / f"{name}.part"
+            if response.status_code == 416:
+                return _finish_complete_partial(partial, url)
+            offset = self._resume_offset(response, partial)
+            total = _total(response, offset)
+            if job.max_bytes is not None and total is not None and total > job.max_bytes:
+                raise TooLarge(f"{url} is {total} bytes, more than max_bytes={job.max_bytes}")
+            _save_state(partial, {"url": url, "etag": response.headers.get("ETag"),
+                                  "last_modified": response.headers.get("Last-Modified"),
+                                  "total": total, "name": name})  # fmt: skip
+            digest = _hash_prefix(partial, offset)
+            done = self._stream(response, partial, offset, digest, job, total, progress)
+        if total is not None and done != total:
+            raise RetryableError(f"{url}: got {done} of {total} bytes; will resume")
+        final = job.workdir / name
+        partial.replace(final)
+        partial.with_suffix(".part.json").unlink(missing_ok=True)
+        return Finished(path=final, bytes=done, sha256=digest.hexdigest())
+
+    def _open(self, url: str, workdir: Path) -> tuple[requests.Response, str]:
+        """GET ``url`` (checking every redirect hop), resuming a partial file if any."""
+        headers = self._resume_headers(workdir, url)
+        for _ in range(MAX_REDIRECTS + 1):
+            check_address(url, self.allow)
+            response = self.session.get(url, headers=headers, stream=True, timeout=self.timeout,
+                                        allow_redirects=False)  # fmt: skip
+            if response.is_redirect:
+                response.close()
+                url = urljoin(url, response.headers["Location"])
+                continue
+            _raise_for_status(response, url)
+            return response, url
+        raise PermanentError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def _resume_headers(self, workdir: Path, url: str) -> dict[str, str]:
+        for sidecar in workdir.glob("*.part.json"):
+            state = json.loads(sidecar.read_text())
+            partial = sidecar.with_name(sidecar.name.removesuffix(".json"))
+            if state.get("url") != url or not partial.exists():
+                continue
+            validator = state.get("etag") or state.get("last_modified")
+            headers = {"Range": f"bytes={partial.stat().st_size}-"}
+            if validator:
+                headers["If-Range"] = validator
+            return headers
+        return {}
+
+    @staticmethod
+    def _resume_offset(response: requests.Response, partial: Path) -> int:
+        if response.status_code == 206 and partial.exists():
+            return partial.stat().st_size
+        partial.unlink(missing_ok=True)  # the server sent the whole file again
+        return 0
+
+    @staticmethod
+    def _stream(
+        response: requests.Response, partial: Path, offset: int, digest: Any, job: Job,
+        total: int | None, progress: ProgressFn,
+    ) -> int:  # fmt: skip
+        done, started, last = offset, time.monotonic(), 0.0
+        try:
+            with partial.open("ab" if offset else "wb") as out:
+                for chunk in response.iter_content(chunk_size=CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if job.max_bytes is not None and done > job.max_bytes:
+                        partial.unlink(missing_ok=True)
+                        raise TooLarge(
+                            f"{job.link.url} passed max_bytes={job.max_bytes} while streaming"
+                        )
+                    now = time.monotonic()
+                    if now - last >= 0.5:
+                        progress(Progress(done, total, (done - offset) / max(now - started, 1e-6)))
+                        last = now
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskFull(
+                    f"disk full while writing {partial} ({done} bytes kept for resume)"
+                ) from None
+            raise
+        progress(Progress(done, total, (done - offset) / max(time.monotonic() - started, 1e-6)))
+        return done
+
+
+def _raise_for_status(response: requests.Response, url: str) -> None:
+    status = response.status_code
+    if status < 400 or status == 416:
+        return
+    response.close()
+    if status in (408, 425, 429) or status >= 500:
+        raise RetryableError(f"{url}: HTTP {status}")
+    raise PermanentError(f"{url}: HTTP {status} {response.reason}")
+
+
+def _total(response: requests.Response, offset: int) -> int | None:
+    content_range = response.headers.get("Content-Range", "")
+    if response.status_code == 206 and "/" in content_range:
+        size = content_range.rsplit("/", 1)[1]
+        return int(size) if size.isdigit() else None
+    length = response.headers.get("Content-Length")
+    return int(length) + offset if length and length.isdigit() else None
+
+
+def _disposition_name(response: requests.Response) -> str | None:
+    header = response.headers.get("Content-Disposition", "")
+    match = _FILENAME_STAR.search(header) or _FILENAME.search(header)
+    return safe_name(match.group(1)) if match else None
+
+
+def _finish_complete_partial(partial: Path, url: str) -> Finished:
+    """416 to a resume request: the partial may already be the whole file."""
+    sidecar = partial.with_suffix(".part.json")
+    state = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    if partial.exists() and state.get("total") == partial.stat().st_size:
+        digest = _hash_prefix(partial, partial.stat().st_size)
+        final = partial.with_suffix("")
+        partial.replace(final)
+        sidecar.unlink(missing_ok=True)
+        return Finished(path=final, bytes=final.stat().st_size, sha256=digest.hexdigest())
+    partial.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)
+    raise RetryableError(f"{url}: range not satisfiable; restarting from zero")
+
+
+def _save_state(partial: Path, state: dict[str, Any]) -> None:
+    partial.with_suffix(".part.json").write_text(json.dumps(state))
+
+
+def _hash_prefix(partial: Path, offset: int) -> Any:
+    digest = hashlib.sha256()
+    if offset:
+        with partial.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+    return digest
+
+
+def check_filename(value: Any) -> str | None:
+    """Validate a caller's ``filename``: a plain, safe file name or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or safe_name(value) != value:
+        raise InvalidArgument("filename", f"{value!r} is not a plain file name")
+    return value
