@@ -18,6 +18,7 @@ from hauler.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
+    from hauler.downloads.settings import DownloadSettings
     from hauler.media.settings import MediaSettings
 
 T = TypeVar("T")
@@ -82,6 +83,7 @@ class Settings:
     log_level: str = "INFO"  # log level of the processes Hauler starts
     media: MediaSettings = field(default_factory=lambda: _media_defaults())  # HAULER_MEDIA_*
     autoscale: AutoscaleSettings = field(default_factory=lambda: _autoscale_defaults())
+    downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +125,7 @@ class Settings:
             flower_basic_auth=reader.text("HAULER_FLOWER_BASIC_AUTH", ""),
             media=_media_from_env(reader),
             autoscale=_autoscale_from_env(reader),
+            downloads=_downloads_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -185,6 +188,18 @@ def _autoscale_from_env(reader: EnvReader) -> AutoscaleSettings:
     from autoscale.settings import AutoscaleSettings
 
     return AutoscaleSettings.from_env(reader)
+
+
+def _downloads_defaults() -> DownloadSettings:
+    from hauler.downloads.settings import DownloadSettings
+
+    return DownloadSettings()
+
+
+def _downloads_from_env(reader: EnvReader) -> DownloadSettings:
+    from hauler.downloads.settings import DownloadSettings
+
+    return DownloadSettings.from_env(reader)
 
 
 class EnvReader:

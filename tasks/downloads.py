@@ -2,6 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import current_task
+
+from hauler import activity
+from hauler.downloads import fetch as service
+from hauler.downloads.chain import start_chain, validate_then
+from hauler.downloads.progress import Throttled, celery_report
+from hauler.settings import get_settings
 from tasks._ping import queue_ping
+from workers.base import hauler_task
 
 ping = queue_ping("downloads")
+
+
+@hauler_task("downloads.fetch")
+def fetch(
+    url: str,
+    *,
+    dest: str | None = None,
+    filename: str | None = None,
+    client: str = "auto",
+    sha256: str | None = None,
+    max_bytes: int | None = None,
+    then: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Download ``url`` into the download root; returns path, bytes, sha256 and client."""
+    settings = get_settings()
+    request = service.validate(settings, url, dest, filename, client, sha256, max_bytes)
+    steps = validate_then(then)
+    task_id = current_task.request.id or "local"
+
+    def chosen(name: str, reason: str) -> None:
+        activity.emit("download.client-chosen", client=name, reason=reason, url=request.link.url)
+
+    result = service.fetch(settings, request, task_id=task_id, progress=Throttled(celery_report),
+                           on_choice=chosen)  # fmt: skip
+    activity.emit("download.finished", path=result["path"], bytes=result["bytes"],
+                  client=result["client"])  # fmt: skip
+    if steps:
+        result["then"] = start_chain(steps, result["path"])
+    return result

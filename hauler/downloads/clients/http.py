@@ -85,8 +85,13 @@ class HttpClient:
         headers = self._resume_headers(workdir, url)
         for _ in range(MAX_REDIRECTS + 1):
             check_address(url, self.allow)
-            response = self.session.get(url, headers=headers, stream=True, timeout=self.timeout,
-                                        allow_redirects=False)  # fmt: skip
+            try:
+                response = self.session.get(url, headers=headers, stream=True,
+                                            timeout=self.timeout, allow_redirects=False)  # fmt: skip
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                raise RetryableError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+            except requests.exceptions.RequestException as exc:
+                raise PermanentError(f"{url}: {exc.__class__.__name__}: {exc}") from None
             if response.is_redirect:
                 response.close()
                 url = urljoin(url, response.headers["Location"])
@@ -136,6 +141,12 @@ class HttpClient:
                     if now - last >= 0.5:
                         progress(Progress(done, total, (done - offset) / max(now - started, 1e-6)))
                         last = now
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout) as exc:  # fmt: skip
+            raise RetryableError(
+                f"{job.link.url}: transfer broke after {done} bytes ({exc.__class__.__name__}); "
+                "the partial file is kept for resume"
+            ) from None
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DiskFull(

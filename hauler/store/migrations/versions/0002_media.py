@@ -1,6 +1,6 @@
 """Media cache metadata.
 
-Revision ID: 0002_media
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from hauler.store.models import JsonType
 
-revision = "0002_media"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

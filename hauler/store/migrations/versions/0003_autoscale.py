@@ -1,7 +1,7 @@
 """Autoscaler decisions.
 
-Revision ID: 0002_autoscale
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-24
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from hauler.store.models import BigId, JsonType
 
-revision = "0002_autoscale"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,41 @@
+"""``then=``: what runs after a download, as a Celery chain under the same correlation id.
+
+Each step is a Celery signature as a dict (``celery.signature("media.sprite").as_dict()``
+or plain ``{"task": "media.sprite", "kwargs": {...}}``). The first step gets the
+downloaded file's path as its first argument; each later step gets the previous step's
+result, as in any Celery chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hauler.errors import InvalidArgument
+
+MAX_STEPS = 10
+
+
+def validate_then(then: Any) -> list[dict[str, Any]]:
+    """The steps, checked: a list of dicts, each naming a task."""
+    if then is None:
+        return []
+    if not isinstance(then, list) or len(then) > MAX_STEPS:
+        raise InvalidArgument("then", f"must be a list of at most {MAX_STEPS} signatures")
+    for step in then:
+        if not isinstance(step, dict) or not isinstance(step.get("task"), str):
+            raise InvalidArgument("then", "each step must be a signature dict with a 'task' name")
+        if not isinstance(step.get("args", []), list | tuple):
+            raise InvalidArgument("then", f"step {step['task']}: 'args' must be a list")
+        if not isinstance(step.get("kwargs", {}), dict):
+            raise InvalidArgument("then", f"step {step['task']}: 'kwargs' must be an object")
+    return then
+
+
+def start_chain(steps: list[dict[str, Any]], path: str) -> str:
+    """Publish the chain (from inside the running task, so ids are inherited); return its id."""
+    from celery import chain, signature
+
+    signatures = [signature(dict(step)) for step in steps]
+    first = signatures[0].clone(args=(path, *signatures[0].args))
+    result = chain(first, *signatures[1:]).apply_async()
+    return str(result.id)

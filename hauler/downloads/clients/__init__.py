@@ -1,0 +1,1 @@
+"""The download clients, one module each, behind the DownloadClient Protocol."""

@@ -1,0 +1,103 @@
+"""Choosing a client: affinity first, then health, load and recent success rate.
+
+Per-client figures live in Redis so every worker sees the same picture:
+``hauler:downloads:client:<name>`` is a hash with ``active`` (transfers now),
+``ok`` and ``failed`` (outcomes, decayed by halving past 100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis
+
+from hauler.downloads.clients.base import Affinity, DownloadClient
+from hauler.downloads.links import Link
+from hauler.errors import InvalidArgument, Unsupported
+
+KEY = "hauler:downloads:client:{name}"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What Redis knows of one client."""
+
+    active: int = 0
+    ok: int = 0
+    failed: int = 0
+
+    @property
+    def success_rate(self) -> float:
+        """(ok + 1) / (ok + failed + 2): a client with no history starts at one half."""
+        return (self.ok + 1) / (self.ok + self.failed + 2)
+
+
+def figures(client: redis.Redis, name: str) -> Figures:
+    raw = client.hgetall(KEY.format(name=name))
+    values = {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
+    return Figures(values.get("active", 0), values.get("ok", 0), values.get("failed", 0))
+
+
+def score(affinity: Affinity, healthy: bool, stats: Figures) -> tuple[int, int, float, int]:
+    """Sort key, best first when sorted descending: affinity, health, success, idleness."""
+    return (int(affinity), int(healthy), round(stats.success_rate, 2), -stats.active)
+
+
+def choose(
+    link: Link, clients: Sequence[DownloadClient], client_name: str, store: redis.Redis
+) -> tuple[DownloadClient, str]:
+    """The client for ``link`` and a one-line reason.
+
+    Raises:
+        InvalidArgument: ``client_name`` names no configured client or one that cannot
+            handle the link.
+        Unsupported: no configured client handles this kind of link.
+    """
+    if client_name != "auto":
+        named = [c for c in clients if c.name == client_name]
+        if not named:
+            names = ", ".join(c.name for c in clients)
+            raise InvalidArgument(
+                "client", f"{client_name!r} is not configured (have: {names}, auto)"
+            )
+        if named[0].affinity(link) is Affinity.INCOMPATIBLE:
+            raise InvalidArgument(
+                "client", f"{client_name} cannot download {link.kind.value} links"
+            )
+        return named[0], f"{client_name} requested"
+    ranked = []
+    for candidate in clients:
+        affinity = candidate.affinity(link)
+        if affinity is Affinity.INCOMPATIBLE:
+            continue
+        stats = figures(store, candidate.name)
+        ranked.append((score(affinity, candidate.healthy(), stats), candidate, affinity, stats))
+    if not ranked:
+        raise Unsupported(f"no configured client downloads {link.kind.value} links")
+    ranked.sort(key=lambda item: item[0], reverse=True)
+    best, chosen, affinity, stats = ranked[0]
+    healthy = "healthy" if best[1] else "UNHEALTHY"
+    reason = (f"{affinity.name.lower()} for {link.kind.value}, {healthy}, {stats.active} active, "
+              f"success {stats.success_rate:.0%} (of {len(ranked)} candidates)")  # fmt: skip
+    return chosen, reason
+
+
+@contextmanager
+def track(store: redis.Redis, name: str) -> Iterator[None]:
+    """Count an active transfer while the block runs, then its outcome."""
+    key = KEY.format(name=name)
+    store.hincrby(key, "active", 1)
+    outcome = "failed"
+    try:
+        yield
+        outcome = "ok"
+    finally:
+        with store.pipeline() as pipe:
+            pipe.hincrby(key, "active", -1)
+            pipe.hincrby(key, outcome, 1)
+            pipe.execute()
+        counts = figures(store, name)
+        if counts.ok + counts.failed > 100:  # decay: recent outcomes weigh more
+            store.hset(key, mapping={"ok": counts.ok // 2, "failed": counts.failed // 2})

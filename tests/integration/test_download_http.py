@@ -1,0 +1,130 @@
+"""The in-process HTTP client: the contract suite, then resume, limits and SSRF, on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hauler.downloads.clients.base import DownloadClient, Job
+from hauler.downloads.clients.http import HttpClient, TooLarge
+from hauler.downloads.links import Link, classify
+from hauler.downloads.safety import Forbidden
+from hauler.errors import RetryableError
+from tests.integration.download_contract import DownloadClientContract
+from tests.integration.http_server import LoopbackServer, Resource, free_port
+
+pytestmark = pytest.mark.integration
+
+BODY = os.urandom(3 * 1024 * 1024 + 17)
+SHA = hashlib.sha256(BODY).hexdigest()
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    server = LoopbackServer().start()
+    yield server
+    server.stop()
+
+
+def http_client() -> HttpClient:
+    return HttpClient(allow=["127.0.0.1/32"])
+
+
+def job(server: LoopbackServer, path: str, workdir: Path, **extra: object) -> Job:
+    return Job(classify(server.url(path)), workdir, tag="t-1", **extra)  # type: ignore[arg-type]
+
+
+class TestHttpContract(DownloadClientContract):
+    """The in-process HTTP client against a loopback server."""
+
+    has_peer = False
+
+    @pytest.fixture
+    def client(self) -> DownloadClient:
+        return http_client()
+
+    @pytest.fixture
+    def offer(self, server: LoopbackServer) -> Callable[[bytes, str], Link]:
+        def offer(body: bytes, name: str) -> Link:
+            server.resources[f"/files/{name}"] = Resource(body, chunk_delay=0.001)
+            return classify(server.url(f"/files/{name}"))
+
+        return offer
+
+    @pytest.fixture
+    def bad_link(self, server: LoopbackServer) -> Link:
+        return classify(server.url("/files/missing.bin"))
+
+    @pytest.fixture
+    def down_client(self) -> DownloadClient:
+        return HttpClient(allow=["127.0.0.1/32"], timeout=2)
+
+    @pytest.fixture
+    def down_link(self) -> Link:
+        return classify(f"http://127.0.0.1:{free_port()}/nothing-listens.bin")
+
+
+def test_http_resumes_a_broken_transfer_with_range(server, tmp_path):
+    # given a server that drops the connection half-way through, once
+    server.resources["/big.bin"] = Resource(BODY, cut_after=len(BODY) // 2)
+    client = http_client()
+    with pytest.raises(RetryableError):
+        client.download(job(server, "/big.bin", tmp_path), lambda p: None)
+    kept = (tmp_path / "big.bin.part").stat().st_size
+    assert 0 < kept < len(BODY)
+    # when it is tried again, then it asks for the rest only and the result is whole
+    finished = client.download(job(server, "/big.bin", tmp_path), lambda p: None)
+    assert server.range_requests == [f"bytes={kept}-"]
+    assert finished.sha256 == SHA and finished.path.read_bytes() == BODY
+
+
+def test_http_restarts_when_the_file_changed_since_the_partial(server, tmp_path):
+    server.resources["/v.bin"] = Resource(BODY, cut_after=len(BODY) // 3)
+    client = http_client()
+    with pytest.raises(RetryableError):
+        client.download(job(server, "/v.bin", tmp_path), lambda p: None)
+    changed = BODY[::-1]
+    server.resources["/v.bin"] = Resource(changed)  # a new ETag: If-Range fails → 200
+    finished = client.download(job(server, "/v.bin", tmp_path), lambda p: None)
+    assert finished.path.read_bytes() == changed
+
+
+def test_http_enforces_max_bytes_from_the_header_and_while_streaming(server, tmp_path):
+    server.resources["/big.bin"] = Resource(BODY)
+    with pytest.raises(TooLarge):
+        http_client().download(job(server, "/big.bin", tmp_path, max_bytes=1024), lambda p: None)
+
+
+def test_http_sanitises_content_disposition_names(server, tmp_path):
+    server.resources["/get"] = Resource(
+        b"x" * 10, disposition='attachment; filename="../../etc/evil.sh"'
+    )
+    finished = http_client().download(job(server, "/get", tmp_path), lambda p: None)
+    assert finished.path == tmp_path / "evil.sh"
+
+
+def test_http_refuses_private_addresses_unless_allowed(server, tmp_path):
+    server.resources["/f"] = Resource(b"secret")
+    with pytest.raises(Forbidden):
+        HttpClient(allow=[]).download(job(server, "/f", tmp_path), lambda p: None)
+
+
+def test_http_checks_every_redirect_hop(server, tmp_path):
+    # given "localhost" allowed by name but 127.0.0.1 not, and a redirect to 127.0.0.1
+    server.resources["/f"] = Resource(b"secret")
+    port = server.httpd.server_port
+    server.resources["/r"] = Resource(b"", redirect_to=f"http://127.0.0.1:{port}/f")
+    link = classify(f"http://localhost:{port}/r")
+    with pytest.raises(Forbidden):
+        HttpClient(allow=["localhost"]).download(Job(link, tmp_path, "t"), lambda p: None)
+
+
+def test_http_maps_server_errors_to_retryable(server, tmp_path):
+    server.resources["/busy"] = Resource(BODY, fail_first=1)
+    with pytest.raises(RetryableError):
+        http_client().download(job(server, "/busy", tmp_path), lambda p: None)
+    assert http_client().download(job(server, "/busy", tmp_path), lambda p: None).sha256 == SHA
