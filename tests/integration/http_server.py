@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -39,7 +41,7 @@ class LoopbackServer:
     fail_uploads: int = 0
 
     def start(self) -> LoopbackServer:
-        handler = _handler(self)
+        handler = type("BoundHandler", (Handler,), {"server_state": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -57,114 +59,112 @@ class LoopbackServer:
         self.httpd.server_close()
 
 
-def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class Handler(BaseHTTPRequestHandler):
+    """Answers from the bound server's resources; misbehaves as each resource says."""
 
-        def log_message(self, format: str, *args: Any) -> None:
+    protocol_version = "HTTP/1.1"
+    server_state: ClassVar[LoopbackServer]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        resource = self.server_state.resources.get(self.path.split("?")[0])
+        if resource is None:
+            self._plain(404, b"not found")
             return
-
-        def do_GET(self) -> None:
-            resource = server.resources.get(self.path.split("?")[0])
-            if resource is None:
-                return self._plain(404, b"not found")
-            resource.hits += 1
-            if resource.redirect_to:
-                self.send_response(302)
-                self.send_header("Location", resource.redirect_to)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            if resource.fail_first > 0:
-                resource.fail_first -= 1
-                return self._plain(500, b"try again")
-            if resource.status != 200:
-                return self._plain(resource.status, b"no")
+        resource.hits += 1
+        if resource.redirect_to:
+            self.send_response(302)
+            self.send_header("Location", resource.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif resource.fail_first > 0:
+            resource.fail_first -= 1
+            self._plain(500, b"try again")
+        elif resource.status != 200:
+            self._plain(resource.status, b"no")
+        else:
             self._send_body(resource)
+
+    def _range_start(self, resource: Resource) -> int | None:
+        """Where a satisfiable Range request starts, or None to send the whole body."""
+        wanted = self.headers.get("Range")
+        if_range = self.headers.get("If-Range")
+        if not wanted or not resource.ranges or if_range not in (None, resource.etag):
             return None
+        self.server_state.range_requests.append(wanted)
+        match = re.match(r"bytes=(\d+)-", wanted)
+        return int(match.group(1)) if match else 0
 
-        def _send_body(self, resource: Resource) -> None:
-            start, status = 0, 200
-            wanted = self.headers.get("Range")
-            if_range = self.headers.get("If-Range")
-            if wanted and resource.ranges and (if_range in (None, resource.etag)):
-                server.range_requests.append(wanted)
-                match = re.match(r"bytes=(\d+)-", wanted)
-                start = int(match.group(1)) if match else 0
-                if start >= len(resource.body):
-                    self.send_response(416)
-                    self.send_header("Content-Range", f"bytes */{len(resource.body)}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+    def _send_body(self, resource: Resource) -> None:
+        size = len(resource.body)
+        start = self._range_start(resource)
+        if start is not None and start >= size:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = resource.body[start or 0 :]
+        self.send_response(200 if start is None else 206)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", resource.etag)
+        self.send_header("Accept-Ranges", "bytes")
+        if start is not None:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        if resource.disposition:
+            self.send_header("Content-Disposition", resource.disposition)
+        self.end_headers()
+        cut, resource.cut_after = resource.cut_after, None
+        self._write(body, cut, resource.chunk_delay)
+
+    def _write(self, body: bytes, cut: int | None, delay: float) -> None:
+        sent, step = 0, 64 * 1024
+        try:
+            while sent < len(body):
+                if cut is not None and sent >= cut:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
                     return
-                status = 206
-            body = resource.body[start:]
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", resource.etag)
-            self.send_header("Accept-Ranges", "bytes")
-            if status == 206:
-                self.send_header(
-                    "Content-Range", f"bytes {start}-{len(resource.body) - 1}/{len(resource.body)}"
-                )
-            if resource.disposition:
-                self.send_header("Content-Disposition", resource.disposition)
-            self.end_headers()
-            cut = resource.cut_after
-            resource.cut_after = None
-            self._write(body, cut, resource.chunk_delay)
+                piece = body[sent : sent + step]
+                self.wfile.write(piece)
+                sent += len(piece)
+                if delay:
+                    time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
-        def _write(self, body: bytes, cut: int | None, delay: float) -> None:
-            import time
+    def do_PUT(self) -> None:
+        self._receive("PUT")
 
-            sent = 0
-            step = 64 * 1024
-            try:
-                while sent < len(body):
-                    if cut is not None and sent >= cut:
-                        self.connection.shutdown(2)
-                        self.close_connection = True
-                        return
-                    piece = body[sent : sent + step]
-                    self.wfile.write(piece)
-                    sent += len(piece)
-                    if delay:
-                        time.sleep(delay)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
+    def do_POST(self) -> None:
+        self._receive("POST")
 
-        def do_PUT(self) -> None:
-            self._receive("PUT")
-
-        def do_POST(self) -> None:
-            self._receive("POST")
-
-        def _receive(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
-            if server.fail_uploads > 0:
-                server.fail_uploads -= 1
-                return self._plain(503, b"busy")
-            if self.path.startswith("/forbidden"):
-                return self._plain(403, b"forbidden")
+    def _receive(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        state = self.server_state
+        if state.fail_uploads > 0:
+            state.fail_uploads -= 1
+            self._plain(503, b"busy")
+        elif self.path.startswith("/forbidden"):
+            self._plain(403, b"forbidden")
+        else:
             entry = {"method": method, "body": body, "headers": dict(self.headers)}
-            server.received.setdefault(self.path, []).append(entry)
-            return self._plain(201 if method == "PUT" else 200, b"ok")
+            state.received.setdefault(self.path, []).append(entry)
+            self._plain(201 if method == "PUT" else 200, b"ok")
 
-        def _plain(self, status: int, text: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(text)))
-            self.end_headers()
-            self.wfile.write(text)
-
-    return Handler
+    def _plain(self, status: int, text: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on (at the moment of asking)."""
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

@@ -86,8 +86,9 @@ class HttpClient:
         for _ in range(MAX_REDIRECTS + 1):
             check_address(url, self.allow)
             try:
-                response = self.session.get(url, headers=headers, stream=True,
-                                            timeout=self.timeout, allow_redirects=False)  # fmt: skip
+                response = self.session.get(
+                    url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=False
+                )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 raise RetryableError(f"{url}: {exc.__class__.__name__}: {exc}") from None
             except requests.exceptions.RequestException as exc:
