@@ -1,15 +1,16 @@
-"""Tasks of the ``downloads`` queue."""
+"""Tasks of the ``downloads`` queue: ``downloads.fetch``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis
 from celery import current_task
 
 from hauler import activity
 from hauler.downloads import fetch as service
 from hauler.downloads.chain import start_chain, validate_then
-from hauler.downloads.progress import Throttled, celery_report
+from hauler.downloads.progress import Board, task_reporter
 from hauler.settings import get_settings
 from tasks._ping import queue_ping
 from workers.base import hauler_task
@@ -32,15 +33,25 @@ def fetch(
     settings = get_settings()
     request = service.validate(settings, url, dest, filename, client, sha256, max_bytes)
     steps = validate_then(then)
-    task_id = current_task.request.id or "local"
+    task_id = current_task.request.id
+    board = Board(redis.Redis.from_url(settings.broker_url))
 
     def chosen(name: str, reason: str) -> None:
         activity.emit("download.client-chosen", client=name, reason=reason, url=request.link.url)
 
-    result = service.fetch(settings, request, task_id=task_id, progress=Throttled(celery_report),
-                           on_choice=chosen)  # fmt: skip
-    activity.emit("download.finished", path=result["path"], bytes=result["bytes"],
-                  client=result["client"])  # fmt: skip
+    try:
+        result = service.fetch(
+            settings,
+            request,
+            task_id=task_id,
+            progress=task_reporter(board, task_id, "download", request.link.url),
+            on_choice=chosen,
+        )
+    finally:
+        board.clear(task_id)
+    activity.emit(
+        "download.finished", path=result["path"], bytes=result["bytes"], client=result["client"]
+    )
     if steps:
         result["then"] = start_chain(steps, result["path"])
     return result

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from hauler.cli.common import dumps, need_redis
+from hauler.cli.transfers import describe
 from hauler.correlation import CORRELATION_HEADER
 from hauler.errors import InvalidArgument
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.wait:
         return 0
     try:
-        value = result.get(timeout=args.timeout, propagate=True)
+        value = result.get(timeout=args.timeout, propagate=True, on_message=_show_progress)
     except Exception as exc:  # the task's own error, reported as one line
         print(
             f"hauler: {args.name}[{result.id}] failed: {type(exc).__name__}: {exc}", file=sys.stderr
@@ -62,3 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(dumps(value))
     return 0
+
+
+def _show_progress(message: dict[str, Any]) -> None:
+    """While --wait waits: print each PROGRESS update of the task to stderr."""
+    if message.get("status") == "PROGRESS" and isinstance(message.get("result"), dict):
+        print(f"progress: {describe(message['result'])}", file=sys.stderr, flush=True)

@@ -17,6 +17,7 @@ from hauler.errors import ConfigurationError, HaulerError, ServiceUnavailable
 #: Command modules under hauler.cli, in the order `hauler --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "enqueue",
+    "transfers",
     "status",
     "dlq",
     "activity",

@@ -24,10 +24,12 @@ def validate_then(then: Any) -> list[dict[str, Any]]:
     for step in then:
         if not isinstance(step, dict) or not isinstance(step.get("task"), str):
             raise InvalidArgument("then", "each step must be a signature dict with a 'task' name")
-        if not isinstance(step.get("args", []), list | tuple):
+        if not isinstance(step.get("args") or [], list | tuple):
             raise InvalidArgument("then", f"step {step['task']}: 'args' must be a list")
-        if not isinstance(step.get("kwargs", {}), dict):
+        if not isinstance(step.get("kwargs") or {}, dict):
             raise InvalidArgument("then", f"step {step['task']}: 'kwargs' must be an object")
+        if not isinstance(step.get("options") or {}, dict):
+            raise InvalidArgument("then", f"step {step['task']}: 'options' must be an object")
     return then
 
 
@@ -35,7 +37,15 @@ def start_chain(steps: list[dict[str, Any]], path: str) -> str:
     """Publish the chain (from inside the running task, so ids are inherited); return its id."""
     from celery import chain, signature
 
-    signatures = [signature(dict(step)) for step in steps]
-    first = signatures[0].clone(args=(path, *signatures[0].args))
-    result = chain(first, *signatures[1:]).apply_async()
+    signatures = [
+        signature(
+            step["task"],
+            args=tuple(step.get("args") or ()),
+            kwargs=dict(step.get("kwargs") or {}),
+            options=dict(step.get("options") or {}),
+        )
+        for step in steps
+    ]
+    signatures[0] = signatures[0].clone(args=(path, *signatures[0].args))
+    result = chain(*signatures).apply_async()
     return str(result.id)

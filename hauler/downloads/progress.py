@@ -1,14 +1,25 @@
-"""Progress of a running download, reported at most once a second."""
+"""Progress of running transfers: throttled to once a second, published where people look.
+
+A transfer's progress goes to two places: the running task's state (``PROGRESS`` with
+``bytes``, ``total``, ``rate``, ``eta``), which any result reader sees, and the board in
+Redis (``hauler:transfers:active``, one JSON entry per task id), which ``hauler
+transfers`` lists without knowing task ids.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
+
 from hauler.downloads.clients.base import Progress
 
 Report = Callable[[dict[str, Any]], None]
+BOARD_KEY = "hauler:transfers:active"
+STALE_SECONDS = 300  # an entry not updated for this long belongs to a dead worker
 
 
 class Throttled:
@@ -27,12 +38,20 @@ class Throttled:
         if now - self._last < self.every:
             return
         self._last = now
-        eta = None
-        if progress.total is not None and progress.rate > 0:
-            eta = max(0.0, (progress.total - progress.done) / progress.rate)
-        self.report({"bytes": progress.done, "total": progress.total,
-                     "rate": round(progress.rate, 1),
-                     "eta": None if eta is None else round(eta, 1)})  # fmt: skip
+        self.report(as_meta(progress))
+
+
+def as_meta(progress: Progress) -> dict[str, Any]:
+    """The PROGRESS state's meta: bytes, total, rate (bytes/s) and eta (seconds)."""
+    eta = None
+    if progress.total is not None and progress.rate > 0:
+        eta = round(max(0.0, (progress.total - progress.done) / progress.rate), 1)
+    return {
+        "bytes": progress.done,
+        "total": progress.total,
+        "rate": round(progress.rate, 1),
+        "eta": eta,
+    }
 
 
 def celery_report(meta: dict[str, Any]) -> None:
@@ -41,3 +60,44 @@ def celery_report(meta: dict[str, Any]) -> None:
 
     if current_task and current_task.request.id:
         current_task.update_state(state="PROGRESS", meta=meta)
+
+
+class Board:
+    """The transfers running now, in Redis, so every worker and the CLI see them."""
+
+    def __init__(self, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.clock = clock
+
+    def publish(self, task_id: str, kind: str, what: str, meta: dict[str, Any]) -> None:
+        """Note where ``task_id``'s transfer (``kind`` download/upload of ``what``) stands."""
+        entry = {"task_id": task_id, "kind": kind, "what": what, "at": self.clock(), **meta}
+        self.client.hset(BOARD_KEY, task_id, json.dumps(entry))
+
+    def clear(self, task_id: str) -> None:
+        """The transfer of ``task_id`` ended (either way)."""
+        self.client.hdel(BOARD_KEY, task_id)
+
+    def active(self) -> list[dict[str, Any]]:
+        """Entries updated recently, oldest first; stale ones are removed."""
+        now = self.clock()
+        entries, stale = [], []
+        for task_id, raw in self.client.hgetall(BOARD_KEY).items():
+            entry = json.loads(raw)
+            if now - float(entry.get("at", 0)) > STALE_SECONDS:
+                stale.append(task_id)
+            else:
+                entries.append(entry)
+        if stale:
+            self.client.hdel(BOARD_KEY, *stale)
+        return sorted(entries, key=lambda e: float(e["at"]))
+
+
+def task_reporter(board: Board, task_id: str, kind: str, what: str) -> Throttled:
+    """Progress for a running task: its PROGRESS state and the board, once a second."""
+
+    def report(meta: dict[str, Any]) -> None:
+        celery_report(meta)
+        board.publish(task_id, kind, what, meta)
+
+    return Throttled(report)
