@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import hashlib
+import io
 import re
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
 
 
 @dataclass
@@ -24,6 +29,7 @@ class Resource:
     ranges: bool = True  # honour Range requests
     redirect_to: str | None = None
     chunk_delay: float = 0.0  # seconds between 64 KiB chunks
+    send_length: bool = True  # False: no Content-Length on a 200, the body ends at close
     hits: int = 0
 
     @property
@@ -33,12 +39,22 @@ class Resource:
 
 @dataclass
 class LoopbackServer:
-    """Serves ``resources`` on 127.0.0.1:<port>; stores PUT/POST bodies in ``received``."""
+    """Serves ``resources`` on 127.0.0.1:<port>; stores PUT/POST bodies in ``received``.
+
+    Each received upload is ``{"method", "headers", "bytes", "sha256"}`` plus ``"body"``
+    (or ``"file"``, a path, when ``spool_dir`` is set, so large bodies never sit in
+    memory) and, for multipart POSTs held in memory, ``"parts"``: ``[{"name",
+    "filename", "content_type", "body"}]``. Every upload attempt, answered or not, is
+    logged in ``upload_log`` as ``(time, method, path, status)``.
+    """
 
     resources: dict[str, Resource] = field(default_factory=dict)
     received: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     range_requests: list[str] = field(default_factory=list)
-    fail_uploads: int = 0
+    fail_uploads: int = 0  # answer this many uploads with 503 first
+    spool_dir: Path | None = None  # stream upload bodies to files here instead of memory
+    receive_delay: float = 0.0  # seconds between 64 KiB pieces read under /slow/
+    upload_log: list[tuple[float, str, str, int]] = field(default_factory=list)
 
     def start(self) -> LoopbackServer:
         handler = type("BoundHandler", (Handler,), {"server_state": self})
@@ -108,7 +124,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         body = resource.body[start or 0 :]
         self.send_response(200 if start is None else 206)
-        self.send_header("Content-Length", str(len(body)))
+        if resource.send_length or start is not None:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.send_header("ETag", resource.etag)
         self.send_header("Accept-Ranges", "bytes")
         if start is not None:
@@ -142,25 +162,78 @@ class Handler(BaseHTTPRequestHandler):
         self._receive("POST")
 
     def _receive(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
         state = self.server_state
+        entry = {"method": method, "headers": dict(self.headers), **self._read_body()}
         if state.fail_uploads > 0:
             state.fail_uploads -= 1
-            self._plain(503, b"busy")
+            status = 503
         elif self.path.startswith("/forbidden"):
-            self._plain(403, b"forbidden")
+            status = 403
         else:
-            entry = {"method": method, "body": body, "headers": dict(self.headers)}
+            status = 201 if method == "PUT" else 200
+            if method == "POST" and "body" in entry:
+                entry["parts"] = _form_parts(self.headers.get("Content-Type", ""), entry["body"])
             state.received.setdefault(self.path, []).append(entry)
-            self._plain(201 if method == "PUT" else 200, b"ok")
+        state.upload_log.append((time.time(), method, self.path, status))
+        etag = '"' + entry["sha256"][:16] + '"' if status < 300 else None
+        self._plain(
+            status, {201: b"created", 200: b"ok", 403: b"forbidden"}.get(status, b"busy"), etag=etag
+        )
 
-    def _plain(self, status: int, text: bytes) -> None:
+    def _read_body(self) -> dict[str, Any]:
+        """The request body, hashed, in memory or (with ``spool_dir``) in a file."""
+        spool_dir = self.server_state.spool_dir
+        if spool_dir is None:
+            sink = io.BytesIO()
+            entry = self._copy_body(sink)
+            entry["body"] = sink.getvalue()
+            return entry
+        with tempfile.NamedTemporaryFile(dir=spool_dir, delete=False) as spool:
+            entry = self._copy_body(spool)
+        entry["file"] = Path(spool.name)
+        return entry
+
+    def _copy_body(self, sink: BinaryIO) -> dict[str, Any]:
+        """Copy the body to ``sink`` in 64 KiB pieces (slowly under /slow/)."""
+        length = int(self.headers.get("Content-Length", "0"))
+        delay = self.server_state.receive_delay if self.path.startswith("/slow/") else 0.0
+        digest, received = hashlib.sha256(), 0
+        while received < length:
+            piece = self.rfile.read(min(length - received, 64 * 1024))
+            if not piece:
+                break
+            received += len(piece)
+            digest.update(piece)
+            sink.write(piece)
+            if delay:
+                time.sleep(delay)
+        return {"bytes": received, "sha256": digest.hexdigest()}
+
+    def _plain(self, status: int, text: bytes, etag: str | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(text)))
+        if etag:
+            self.send_header("ETag", etag)
         self.end_headers()
         self.wfile.write(text)
+
+
+def _form_parts(content_type: str, body: bytes) -> list[dict[str, Any]]:
+    """The parts of a ``multipart/form-data`` body (parsed with the standard library)."""
+    document = f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(document)
+    if not message.is_multipart():
+        return []
+    return [
+        {
+            "name": part.get_param("name", header="content-disposition"),
+            "filename": part.get_filename(),
+            "content_type": part.get_content_type(),
+            "body": part.get_payload(decode=True),
+        }
+        for part in message.iter_parts()
+    ]
 
 
 def free_port() -> int:

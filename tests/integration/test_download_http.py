@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from hauler.downloads.clients.base import DownloadClient, Job
-from hauler.downloads.clients.http import HttpClient, TooLarge
+from hauler.downloads.clients.http import DiskFull, HttpClient, TooLarge
 from hauler.downloads.links import Link, classify
 from hauler.downloads.safety import Forbidden
 from hauler.errors import RetryableError
 from tests.integration.download_contract import DownloadClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
+from tests.integration.services import missing
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +130,41 @@ def test_http_maps_server_errors_to_retryable(server, tmp_path):
     with pytest.raises(RetryableError):
         http_client().download(job(server, "/busy", tmp_path), lambda p: None)
     assert http_client().download(job(server, "/busy", tmp_path), lambda p: None).sha256 == SHA
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs to stage downloads on (needs root to mount)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        missing(f"a tmpfs mount for the disk-full test ({done.stderr.decode().strip()})")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_file_larger_than_the_free_space_fails_before_the_transfer(server, small_disk):
+    server.resources["/big.bin"] = Resource(BODY)
+    with pytest.raises(DiskFull, match=r"has \d+ free"):
+        http_client().download(job(server, "/big.bin", small_disk), lambda p: None)
+    assert list(small_disk.iterdir()) == [] or not (small_disk / "big.bin.part").stat().st_size
+
+
+def test_a_full_disk_keeps_the_partial_file_and_resumes_when_there_is_room(server, small_disk):
+    # given a file of unannounced size (no Content-Length) larger than the staging disk
+    server.resources["/nolen.bin"] = Resource(BODY, send_length=False)
+    # when the disk fills up, then the error says so and the partial file stays
+    with pytest.raises(DiskFull, match="disk full"):
+        http_client().download(job(server, "/nolen.bin", small_disk), lambda p: None)
+    kept = (small_disk / "nolen.bin.part").stat().st_size
+    assert kept > 0
+    # when room is made, then the retry asks only for the rest and the file is whole
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    finished = http_client().download(job(server, "/nolen.bin", small_disk), lambda p: None)
+    assert server.range_requests == [f"bytes={kept}-"]
+    assert finished.sha256 == SHA

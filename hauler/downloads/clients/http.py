@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import json
+import os
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin
 
 import requests
@@ -22,10 +25,17 @@ import requests
 from hauler.downloads.clients.base import Affinity, Finished, Job, Progress, ProgressFn
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.safety import check_address, name_from_url, safe_name
+from hauler.downloads.stream import CHUNK, ReadInto, copy_hashing
 from hauler.errors import InvalidArgument, PermanentError, RetryableError
 
-CHUNK = 1024 * 1024
 MAX_REDIRECTS = 5
+#: What a transfer that broke half-way raises; the partial file is kept for resume.
+BROKEN = (
+    http.client.HTTPException,
+    requests.exceptions.RequestException,
+    ConnectionError,
+    TimeoutError,
+)
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*[^']*'[^']*'([^;]+)", re.IGNORECASE)
 _FILENAME = re.compile(r'filename\s*=\s*"?([^";]+)"?', re.IGNORECASE)
 
@@ -48,6 +58,7 @@ class HttpClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "hauler/0.1"
+        self.session.headers["Accept-Encoding"] = "identity"  # the bytes as stored, resumable
 
     def affinity(self, link: Link) -> Affinity:
         if link.kind is LinkKind.DIRECT and link.url.lower().startswith(("http://", "https://")):
@@ -68,9 +79,15 @@ class HttpClient:
             total = _total(response, offset)
             if job.max_bytes is not None and total is not None and total > job.max_bytes:
                 raise TooLarge(f"{url} is {total} bytes, more than max_bytes={job.max_bytes}")
-            _save_state(partial, {"url": url, "etag": response.headers.get("ETag"),
-                                  "last_modified": response.headers.get("Last-Modified"),
-                                  "total": total, "name": name})  # fmt: skip
+            _check_room(job.workdir, (total or 0) - offset, url)
+            state = {
+                "url": url,
+                "etag": response.headers.get("ETag"),
+                "last_modified": response.headers.get("Last-Modified"),
+                "total": total,
+                "name": name,
+            }
+            _save_state(partial, state)
             digest = _hash_prefix(partial, offset)
             done = self._stream(response, partial, offset, digest, job, total, progress)
         if total is not None and done != total:
@@ -123,39 +140,98 @@ class HttpClient:
 
     @staticmethod
     def _stream(
-        response: requests.Response, partial: Path, offset: int, digest: Any, job: Job,
-        total: int | None, progress: ProgressFn,
-    ) -> int:  # fmt: skip
-        done, started, last = offset, time.monotonic(), 0.0
+        response: requests.Response,
+        partial: Path,
+        offset: int,
+        digest: Any,
+        job: Job,
+        total: int | None,
+        progress: ProgressFn,
+    ) -> int:
+        started = time.monotonic()
+        meter = _Meter(job, partial, offset, total, progress, started)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if offset else os.O_TRUNC))
         try:
-            with partial.open("ab" if offset else "wb") as out:
-                for chunk in response.iter_content(chunk_size=CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if job.max_bytes is not None and done > job.max_bytes:
-                        partial.unlink(missing_ok=True)
-                        raise TooLarge(
-                            f"{job.link.url} passed max_bytes={job.max_bytes} while streaming"
-                        )
-                    now = time.monotonic()
-                    if now - last >= 0.5:
-                        progress(Progress(done, total, (done - offset) / max(now - started, 1e-6)))
-                        last = now
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
-                requests.exceptions.Timeout) as exc:  # fmt: skip
+            copied = copy_hashing(_body(response), fd, digest, meter)
+        except BROKEN as exc:
             raise RetryableError(
-                f"{job.link.url}: transfer broke after {done} bytes ({exc.__class__.__name__}); "
-                "the partial file is kept for resume"
+                f"{job.link.url}: transfer broke after {meter.done} bytes "
+                f"({exc.__class__.__name__}); the partial file is kept for resume"
             ) from None
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DiskFull(
-                    f"disk full while writing {partial} ({done} bytes kept for resume)"
+                    f"disk full while writing {partial} ({meter.done} bytes kept for resume)"
                 ) from None
             raise
-        progress(Progress(done, total, (done - offset) / max(time.monotonic() - started, 1e-6)))
+        finally:
+            os.close(fd)
+        done = offset + copied
+        progress(Progress(done, total, copied / max(time.monotonic() - started, 1e-6)))
         return done
+
+
+class _Meter:
+    """Called after every chunk: enforces max_bytes and reports progress twice a second."""
+
+    def __init__(
+        self,
+        job: Job,
+        partial: Path,
+        offset: int,
+        total: int | None,
+        progress: ProgressFn,
+        started: float,
+    ) -> None:
+        self.job, self.partial, self.offset, self.total = job, partial, offset, total
+        self.progress, self.started, self.last = progress, started, 0.0
+        self.done = offset
+
+    def __call__(self, copied: int) -> None:
+        self.done = self.offset + copied
+        limit = self.job.max_bytes
+        if limit is not None and self.done > limit:
+            self.partial.unlink(missing_ok=True)
+            raise TooLarge(f"{self.job.link.url} passed max_bytes={limit} while streaming")
+        now = time.monotonic()
+        if now - self.last >= 0.5:
+            rate = copied / max(now - self.started, 1e-6)
+            self.progress(Progress(self.done, self.total, rate))
+            self.last = now
+
+
+class _Chunks:
+    """``readinto`` over ``iter_content``, for bodies urllib3 must decode."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.chunks = response.iter_content(chunk_size=CHUNK)
+        self.pending = b""
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.pending:
+            self.pending = next(self.chunks, b"")
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
+def _body(response: requests.Response) -> ReadInto:
+    """The fastest reader of the body: the raw socket file when no decoding is needed."""
+    raw = getattr(response.raw, "_fp", None)
+    encoding = response.headers.get("Content-Encoding", "identity").lower()
+    if raw is not None and hasattr(raw, "readinto") and encoding == "identity":
+        return cast(ReadInto, raw)
+    return _Chunks(response)
+
+
+def _check_room(workdir: Path, needed: int, url: str) -> None:
+    """Fail before the transfer, not half-way, when the staging disk cannot hold it."""
+    free = shutil.disk_usage(workdir).free
+    if needed > free:
+        raise DiskFull(
+            f"{url} needs {needed} more bytes but the staging disk ({workdir}) has {free} free"
+        )
 
 
 def _raise_for_status(response: requests.Response, url: str) -> None:
