@@ -9,8 +9,8 @@ than now while the oldest message waits longer than the target, clamped to
 ``[min, max]``. Scaling up is fast — up to ``up_step`` workers at once after a short
 cooldown. Scaling down is slow — ``down_step`` at a time, after a longer cooldown, and
 only when the need has fallen below ``current x down_threshold`` (hysteresis) or the
-queue is idle (nothing waiting or running in the last two samples) — so the count does
-not flap.
+queue is idle (nothing waiting in the last two samples and nothing running in the
+latest) — so the count does not flap.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def decide(
         why = f"backlog {backlog:.0f} at {rate:.2f}/s/worker, latency {latency:.1f}s"
         return Decision(policy.queue, current, desired, f"up: {why}", signals)
     if need < current:
-        idle = all(s.depth == 0 and s.in_flight == 0 for s in window[-2:])
+        idle = _idle(window)
         if not idle and need > current * policy.down_threshold:
             return hold("inside the hysteresis band")
         if since < policy.down_cooldown:
@@ -119,3 +119,9 @@ def decide(
         why = "idle" if idle else f"need {need} < {policy.down_threshold:g} x {current}"
         return Decision(policy.queue, current, desired, f"down: {why}", signals)
     return hold("on target")
+
+
+def _idle(window: Sequence[Sample]) -> bool:
+    """Nothing waited in the last two samples and nothing runs now: the work is done."""
+    latest = window[-1]
+    return latest.in_flight == 0 and all(s.depth == 0 for s in window[-2:])
