@@ -23,7 +23,7 @@ STALE_SECONDS = 300  # an entry not updated for this long belongs to a dead work
 
 
 class Throttled:
-    """Forwards progress to ``report`` no more than once per ``every`` seconds."""
+    """Forwards progress to ``report`` at most once per ``every`` seconds, and the end."""
 
     def __init__(
         self, report: Report, every: float = 1.0, clock: Callable[[], float] = time.monotonic
@@ -32,12 +32,14 @@ class Throttled:
         self.every = every
         self.clock = clock
         self._last = float("-inf")
+        self._finished = False  # the 100 % report is always let through, once
 
     def __call__(self, progress: Progress) -> None:
         now = self.clock()
-        if now - self._last < self.every:
+        finished = progress.total is not None and progress.done >= progress.total
+        if now - self._last < self.every and not (finished and not self._finished):
             return
-        self._last = now
+        self._last, self._finished = now, finished
         self.report(as_meta(progress))
 
 
