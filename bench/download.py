@@ -1,7 +1,8 @@
 """Hauler's HTTP download client against curl, on a 1 GiB file over loopback.
 
 Three contenders fetch the same file from the same loopback server (a separate process
-answering with ``sendfile``), in the same run, each several times, taking turns to go first (the best run counts):
+answering with ``sendfile``), in the same run, several times each, taking turns to go
+first (the best run counts):
 
 - Hauler: ``HttpClient.download`` — streamed to the staging file with the sha256
   computed on the way, in a subprocess whose peak RSS is reported;

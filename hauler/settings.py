@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
     from hauler.downloads.settings import DownloadSettings
     from hauler.media.settings import MediaSettings
+    from hauler.uploads.settings import UploadSettings
 
 T = TypeVar("T")
 
@@ -84,6 +85,7 @@ class Settings:
     media: MediaSettings = field(default_factory=lambda: _media_defaults())  # HAULER_MEDIA_*
     autoscale: AutoscaleSettings = field(default_factory=lambda: _autoscale_defaults())
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
+    uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +128,7 @@ class Settings:
             media=_media_from_env(reader),
             autoscale=_autoscale_from_env(reader),
             downloads=_downloads_from_env(reader),
+            uploads=_uploads_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -200,6 +203,18 @@ def _downloads_from_env(reader: EnvReader) -> DownloadSettings:
     from hauler.downloads.settings import DownloadSettings
 
     return DownloadSettings.from_env(reader)
+
+
+def _uploads_defaults() -> UploadSettings:
+    from hauler.uploads.settings import UploadSettings
+
+    return UploadSettings()
+
+
+def _uploads_from_env(reader: EnvReader) -> UploadSettings:
+    from hauler.uploads.settings import UploadSettings
+
+    return UploadSettings.from_env(reader)
 
 
 class EnvReader:

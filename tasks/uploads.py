@@ -2,6 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import current_task
+
+from hauler import activity
+from hauler.downloads.progress import Throttled, celery_report
+from hauler.settings import get_settings
+from hauler.uploads import service
 from tasks._ping import queue_ping
+from workers.base import hauler_task
 
 ping = queue_ping("uploads")
+
+
+@hauler_task("uploads.push")
+def push(
+    path: str, destination: str, *, delete_after: bool = False, method: str = "PUT"
+) -> dict[str, Any]:
+    """Send a file to a file://, http(s):// or s3:// URL; returns where, bytes, sha256, time."""
+    result = service.push(
+        get_settings(),
+        path,
+        destination,
+        delete_after=delete_after,
+        method=method,
+        task_id=current_task.request.id,
+        progress=Throttled(celery_report),
+    )
+    activity.emit(
+        "upload.finished",
+        destination=result["destination"],
+        bytes=result["bytes"],
+        sha256=result["sha256"],
+        skipped=result["skipped"],
+        deleted=result["deleted"],
+    )
+    return result

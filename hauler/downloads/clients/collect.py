@@ -24,7 +24,7 @@ class SharedFolder(PermanentError):
 
 
 def collect(source: Path, job: Job, peer: str) -> Finished:
-    """Move what ``peer`` downloaded into ``source`` (a folder named after ``job.tag``).
+    """Move the result ``peer`` left in ``source`` (a folder named after ``job.tag``) over.
 
     Raises:
         SharedFolder: ``source`` is not named after the job (a category without job

@@ -34,7 +34,7 @@ from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.nzbfile import read_nzb
 from hauler.downloads.clients.polling import Meter
 from hauler.downloads.links import Link, LinkKind
-from hauler.downloads.nzb import least_size, parse
+from hauler.downloads.nzb import YENC_SHRINK, least_size, parse
 from hauler.errors import HaulerError, PermanentError
 
 SETTING = "HAULER_DOWNLOADS_NZBGET_URL"
@@ -212,20 +212,24 @@ class NzbgetClient:
             if found is not None:
                 self._check_size(found[1], job)
                 total = size_of(found[1], "FileSize")
-                progress(meter(total - size_of(found[1], "RemainingSize"), total))
+                progress(meter(total - size_of(found[1], "RemainingSize"), total or None))
             time.sleep(self.poll_interval)
 
     def _check_size(self, group: dict[str, Any], job: Job) -> None:
-        least = int(size_of(group, "FileSize") * 0.95)
+        least = int(size_of(group, "FileSize") * YENC_SHRINK)
         if job.max_bytes is not None and least > job.max_bytes:
             self.call("editqueue", "GroupFinalDelete", "", [group["NZBID"]])
-            discard(Path(group.get("DestDir", "")), job)
+            if group.get("DestDir"):
+                discard(Path(group["DestDir"]), job)
             raise TooLarge(f"{job.tag} is at least {least} bytes, over max_bytes={job.max_bytes}")
 
     def _finish(
         self, entry: dict[str, Any], job: Job, progress: ProgressFn, meter: Meter
     ) -> Finished:
-        source = Path(entry.get("FinalDir") or entry.get("DestDir") or "")
+        folder = entry.get("FinalDir") or entry.get("DestDir")
+        if not folder:
+            raise ClientFailed(f"NZBGet's history gives no folder for {job.tag}")
+        source = Path(folder)
         if verdict(entry.get("Status", "")) is Verdict.FAILED:
             text = reason(entry, self._warnings(entry["NZBID"]))
             self.call("editqueue", "HistoryFinalDelete", "", [entry["NZBID"]])

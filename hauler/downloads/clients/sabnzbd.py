@@ -115,12 +115,15 @@ class SabnzbdClient:
 
     def download(self, job: Job, progress: ProgressFn) -> Finished:
         found = self.find(job.tag)
+        nzo_id: str | None
         if found is None:
-            self._add(job)
+            nzo_id = self._add(job)
         elif found[0] == "history" and stage(found[1].get("status", "")) is Stage.FAILED:
-            self._retry(found[1], job)
+            nzo_id = self._retry(found[1], job)
+        else:
+            nzo_id = found[1].get("nzo_id")
         meter = Meter()
-        slot = self._wait(job, progress, meter)
+        slot = self._wait(job, nzo_id, progress, meter)
         return self._finish(slot, job, progress, meter)
 
     def call(
@@ -157,14 +160,14 @@ class SabnzbdClient:
             ) from None
         return self._check_error(body, mode)
 
-    def find(self, tag: str) -> tuple[str, dict[str, Any]] | None:
-        """Where the job named ``tag`` is: ("queue", slot) or ("history", slot)."""
-        for slot in self.call("queue", {"search": tag}).get("queue", {}).get("slots", []):
-            if slot.get("filename") == tag:
-                return "queue", slot
-        for slot in self.call("history", {"search": tag}).get("history", {}).get("slots", []):
-            if slot.get("name") == tag:
-                return "history", slot
+    def find(self, tag: str, nzo_id: str | None = None) -> tuple[str, dict[str, Any]] | None:
+        """Where the job is, ("queue", slot) or ("history", slot): by ``nzo_id`` when known
+        (a job still grabbing its .nzb may not carry its name yet), else by name."""
+        query = {"nzo_ids": nzo_id} if nzo_id else {"search": tag}
+        for where, name in (("queue", "filename"), ("history", "name")):
+            for slot in self.call(where, query).get(where, {}).get("slots", []):
+                if (nzo_id and slot.get("nzo_id") == nzo_id) or slot.get(name) == tag:
+                    return where, slot
         return None
 
     def _check_status(self, response: requests.Response, mode: str) -> None:
@@ -192,7 +195,7 @@ class SabnzbdClient:
             raise ClientFailed(f"SABnzbd mode={mode}: {error}")
         return body
 
-    def _add(self, job: Job) -> None:
+    def _add(self, job: Job) -> str:
         base = {"nzbname": job.tag, "cat": self.category, "priority": -100, "pp": -1}
         if job.link.local:
             content = read_nzb(job.link, self.timeout, self.allow)
@@ -206,20 +209,24 @@ class SabnzbdClient:
             answer = self.call("addurl", {**base, "name": job.link.url})
         if not answer.get("status") or not answer.get("nzo_ids"):
             raise ClientFailed(f"SABnzbd refused {job.link.url}: {answer}")
+        return str(answer["nzo_ids"][0])
 
-    def _retry(self, slot: dict[str, Any], job: Job) -> None:
-        """Retry a failed job in place; when SABnzbd cannot, start it afresh."""
+    def _retry(self, slot: dict[str, Any], job: Job) -> str | None:
+        """Retry a failed job in place (its new nzo_id); when SABnzbd cannot, start afresh."""
         try:
-            self.call("retry", {"value": slot["nzo_id"]})
+            answer = self.call("retry", {"value": slot["nzo_id"]})
         except ClientFailed:
             self._forget(slot, job)
-            self._add(job)
+            return self._add(job)
+        return answer.get("nzo_id")
 
-    def _wait(self, job: Job, progress: ProgressFn, meter: Meter) -> dict[str, Any]:
+    def _wait(
+        self, job: Job, nzo_id: str | None, progress: ProgressFn, meter: Meter
+    ) -> dict[str, Any]:
         """Poll the queue, then the history, until the job is Completed or Failed."""
         misses = 0
         while True:
-            found = self.find(job.tag)
+            found = self.find(job.tag, nzo_id)
             misses = misses + 1 if found is None else 0
             if misses >= MISSES:
                 raise ClientUnavailable(
@@ -227,6 +234,7 @@ class SabnzbdClient:
                 )
             if found is not None:
                 where, slot = found
+                nzo_id = slot.get("nzo_id") or nzo_id
                 if stage(slot.get("status", "")) is not Stage.WAITING:
                     return slot
                 if where == "queue":
@@ -248,7 +256,9 @@ class SabnzbdClient:
             self._forget(slot, job)
             message = slot.get("fail_message") or slot.get("status")
             raise ClientFailed(f"SABnzbd could not download {job.link.url}: {message}")
-        finished = collect(Path(slot.get("storage") or ""), job, "SABnzbd")
+        if not slot.get("storage"):
+            raise ClientFailed(f"SABnzbd reports {job.tag} complete but gives no storage folder")
+        finished = collect(Path(slot["storage"]), job, "SABnzbd")
         self._forget(slot, job, keep_files=True)
         progress(meter.finish(finished.bytes))
         return finished

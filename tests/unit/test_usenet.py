@@ -1,0 +1,267 @@
+"""The pure parts of the Usenet clients: yEnc, NZB building and parsing, status mapping."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+
+import pytest
+
+from hauler.downloads.clients.base import ClientFailed, Job
+from hauler.downloads.clients.collect import SharedFolder, collect, owned
+from hauler.downloads.clients.nzbget import Verdict, reason, size_of, verdict
+from hauler.downloads.clients.polling import Meter
+from hauler.downloads.clients.sabnzbd import Stage, megabytes, stage
+from hauler.downloads.links import classify
+from hauler.downloads.nzb import BadNzb, Nzb, least_size, parse
+from tests.integration.nntp_server import NntpServer
+from tests.integration.nzb_builder import post, render, split
+from tests.integration.yenc import YencError, decode_part, encode_part
+
+EVERY_BYTE = bytes(range(256)) * 64  # every critical character, at every line position
+NZB_LINK = classify("https://indexer.invalid/x.nzb")
+WAITING = (
+    "Grabbing",
+    "Queued",
+    "Paused",
+    "Propagating",
+    "Checking",
+    "Downloading",
+    "Fetching",
+    "QuickCheck",
+    "Verifying",
+    "Repairing",
+    "Extracting",
+    "Moving",
+    "Running",
+)
+
+
+def reassemble(texts: list[bytes]) -> bytes:
+    parts = [decode_part(text) for text in texts]
+    data = bytearray(parts[0].file_size)
+    for part in parts:
+        data[part.begin : part.begin + len(part.data)] = part.data
+    return bytes(data)
+
+
+# yEnc
+
+
+@pytest.mark.parametrize(
+    "data",
+    [EVERY_BYTE, b"." * 300, b"\x04" * 10 + b"\xf6" * 300, os.urandom(100_000), b"x"],
+    ids=["every-byte", "dots", "edge-spaces", "random", "one-byte"],
+)
+def test_yenc_round_trips_any_bytes(data: bytes) -> None:
+    text = encode_part(
+        data,
+        name="f.bin",
+        number=1,
+        total=1,
+        begin=0,
+        file_size=len(data),
+        file_crc=zlib.crc32(data),
+    )
+    assert decode_part(text).data == data
+
+
+def test_yenc_lines_never_hold_a_raw_critical_character_or_start_with_a_dot() -> None:
+    text = encode_part(
+        EVERY_BYTE, name="f.bin", number=1, total=1, begin=0, file_size=len(EVERY_BYTE), file_crc=0
+    )
+    for line in text.split(b"\r\n")[2:-2]:
+        assert b"\x00" not in line and b"\r" not in line and b"\n" not in line
+        assert not line.startswith((b".", b" ", b"\t")) and not line.endswith((b" ", b"\t"))
+
+
+def test_yenc_parts_carry_their_range_and_both_crcs() -> None:
+    # given a file split in three articles
+    body = os.urandom(500_000)
+    texts = [text for _, text in split(body, "three.bin", segment=200_000)]
+    # then each part says where it goes, and together they are the file
+    assert [decode_part(t).begin for t in texts] == [0, 200_000, 400_000]
+    assert f"crc32={zlib.crc32(body):08x}".encode() in texts[-1]
+    assert reassemble(texts) == body
+
+
+def test_yenc_refuses_a_part_whose_crc_does_not_match() -> None:
+    text = encode_part(
+        b"hello world" * 50, name="h", number=1, total=1, begin=0, file_size=550, file_crc=0
+    )
+    data_at = text.index(b"\r\n", text.index(b"=ypart")) + 10
+    damaged = text[:data_at] + bytes([text[data_at] ^ 1]) + text[data_at + 1 :]
+    with pytest.raises(YencError):
+        decode_part(damaged)
+
+
+def test_a_corrupted_article_on_the_news_server_no_longer_decodes() -> None:
+    server = NntpServer()
+    posted = post(server, os.urandom(50_000), "c.bin")
+    server.corrupt(posted.message_ids[0])
+    with pytest.raises(YencError):
+        decode_part(server.articles[posted.message_ids[0]].body)
+
+
+# NZB
+
+
+def test_an_nzb_round_trips_through_its_xml() -> None:
+    posted = post(NntpServer(), os.urandom(450_000), "movie.mkv", segment=200_000)
+    nzb = parse(posted.xml)
+    assert nzb == posted.nzb
+    assert [f.name for f in nzb.files] == ["movie.mkv"]
+    assert [s.number for s in nzb.files[0].segments] == [1, 2, 3]
+    assert nzb.meta == (("title", "movie.mkv"),)
+
+
+def test_the_posted_size_bounds_the_decoded_size_from_below_and_close() -> None:
+    body = os.urandom(1_000_000)
+    nzb = post(NntpServer(), body, "b.bin").nzb
+    assert 0.9 * len(body) < least_size(nzb) <= len(body) < nzb.bytes
+
+
+def test_an_nzb_without_namespace_is_read_too() -> None:
+    xml = (
+        b'<nzb><file subject="&quot;a.bin&quot; yEnc (1/1)" poster="p" date="1">'
+        b"<groups><group>alt.test</group></groups><segments>"
+        b'<segment bytes="10" number="1">&lt;id@host&gt;</segment></segments></file></nzb>'
+    )
+    nzb = parse(xml)
+    assert nzb.files[0].name == "a.bin"
+    assert nzb.files[0].segments[0].message_id == "id@host"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html><body>please log in</body></html>",
+        b"not xml at all",
+        b'<?xml version="1.0"?><!DOCTYPE nzb [<!ENTITY a "aaaa">]><nzb>&a;</nzb>',
+        render(Nzb(files=())),
+    ],
+    ids=["html", "garbage", "entities", "empty"],
+)
+def test_what_is_not_a_usable_nzb_is_refused(content: bytes) -> None:
+    with pytest.raises(BadNzb):
+        parse(content)
+
+
+# status mapping
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("SUCCESS/ALL", Verdict.DONE),
+        ("SUCCESS/HEALTH", Verdict.DONE),
+        ("SUCCESS/GOOD", Verdict.DONE),
+        ("WARNING/SCRIPT", Verdict.DONE),
+        ("WARNING/DAMAGED", Verdict.FAILED),
+        ("WARNING/REPAIRABLE", Verdict.FAILED),
+        ("WARNING/HEALTH", Verdict.FAILED),
+        ("WARNING/PASSWORD", Verdict.FAILED),
+        ("FAILURE/HEALTH", Verdict.FAILED),
+        ("FAILURE/PAR", Verdict.FAILED),
+        ("FAILURE/UNPACK", Verdict.FAILED),
+        ("DELETED/MANUAL", Verdict.FAILED),
+        ("DELETED/DUPE", Verdict.FAILED),
+    ],
+)
+def test_nzbget_history_statuses(status: str, expected: Verdict) -> None:
+    assert verdict(status) is expected
+
+
+def test_nzbget_reason_names_the_status_the_figures_and_the_warnings() -> None:
+    entry = {
+        "Status": "FAILURE/PAR",
+        "FailedArticles": 4,
+        "TotalArticles": 40,
+        "Health": 900,
+        "CriticalHealth": 950,
+        "ParStatus": "FAILURE",
+        "UnpackStatus": "NONE",
+    }
+    assert reason(entry) == (
+        "FAILURE/PAR; 4 of 40 articles failed; health 90.0% (critical 95.0%); ParStatus=FAILURE"
+    )
+    assert reason(entry, ["Repair failed"]).endswith(": Repair failed")
+
+
+def test_nzbget_sizes_join_their_high_and_low_words() -> None:
+    assert size_of({"FileSizeLo": 5, "FileSizeHi": 1}, "FileSize") == (1 << 32) + 5
+    assert size_of({"FileSizeLo": -1, "FileSizeHi": 0}, "FileSize") == 0xFFFFFFFF
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("Completed", Stage.DONE),
+        ("Failed", Stage.FAILED),
+        ("Deleted", Stage.FAILED),
+        *[(status, Stage.WAITING) for status in WAITING],
+    ],
+)
+def test_sabnzbd_statuses(status: str, expected: Stage) -> None:
+    assert stage(status) is expected
+
+
+def test_sabnzbd_megabytes_are_mebibytes() -> None:
+    assert megabytes("1.50") == 1_572_864
+    assert megabytes("") == 0 and megabytes(None) == 0
+
+
+def test_the_meter_reports_the_rate_since_the_first_poll() -> None:
+    now = [100.0]
+    meter = Meter(clock=lambda: now[0])
+    assert meter(1000, 10_000).rate == 0.0
+    now[0] = 102.0
+    assert meter(5000, 10_000).rate == 2000.0
+    assert meter.finish(9000).done == 9000
+
+
+# collecting results
+
+
+def test_one_file_comes_out_as_the_file_named_as_wanted(tmp_path: Path) -> None:
+    source = tmp_path / "peer" / "hauler-t1"
+    source.mkdir(parents=True)
+    (source / "data.bin").write_bytes(b"abc")
+    (tmp_path / "work").mkdir()
+    job = Job(NZB_LINK, tmp_path / "work", tag="hauler-t1", filename="wanted.bin")
+    finished = collect(source, job, "peer")
+    assert finished.path == tmp_path / "work" / "wanted.bin" and finished.bytes == 3
+    assert not source.exists()
+
+
+def test_a_folder_not_named_after_the_job_is_not_taken(tmp_path: Path) -> None:
+    (tmp_path / "movies").mkdir()
+    (tmp_path / "movies" / "someone-elses.mkv").write_bytes(b"x")
+    with pytest.raises(SharedFolder):
+        collect(tmp_path / "movies", Job(NZB_LINK, tmp_path, tag="hauler-t2"), "peer")
+
+
+def test_a_redelivery_finds_the_already_moved_result(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "done.bin").write_bytes(b"12345")
+    job = Job(NZB_LINK, tmp_path / "work", tag="hauler-t3")
+    assert collect(tmp_path / "gone" / "hauler-t3", job, "peer").bytes == 5
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ClientFailed):
+        collect(tmp_path / "gone", Job(NZB_LINK, tmp_path / "empty", tag="hauler-t4"), "peer")
+
+
+@pytest.mark.parametrize(
+    ("name", "mine"),
+    [
+        ("hauler-7", True),
+        ("hauler-7.#12", True),
+        ("hauler-7.1", True),
+        ("hauler-7_duplicate2", True),
+        ("hauler-77", False),
+        ("hauler-7-b", False),
+    ],
+)
+def test_folders_are_owned_by_their_tag_only(name: str, mine: bool) -> None:
+    assert owned(Path("/x") / name, "hauler-7") is mine
