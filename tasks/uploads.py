@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from celery import current_task
 
 from hauler import activity
-from hauler.downloads.progress import Throttled, celery_report
+from hauler.downloads.progress import Board, task_reporter
 from hauler.settings import get_settings
 from hauler.uploads import service
+from hauler.uploads.http import redact
 from tasks._ping import queue_ping
 from workers.base import hauler_task
 
@@ -21,15 +23,21 @@ def push(
     path: str, destination: str, *, delete_after: bool = False, method: str = "PUT"
 ) -> dict[str, Any]:
     """Send a file to a file://, http(s):// or s3:// URL; returns where, bytes, sha256, time."""
-    result = service.push(
-        get_settings(),
-        path,
-        destination,
-        delete_after=delete_after,
-        method=method,
-        task_id=current_task.request.id,
-        progress=Throttled(celery_report),
-    )
+    settings = get_settings()
+    task_id = current_task.request.id
+    board = Board(redis.Redis.from_url(settings.broker_url))
+    try:
+        result = service.push(
+            settings,
+            path,
+            destination,
+            delete_after=delete_after,
+            method=method,
+            task_id=task_id,
+            progress=task_reporter(board, task_id, "upload", redact(str(destination))),
+        )
+    finally:
+        board.clear(task_id)
     activity.emit(
         "upload.finished",
         destination=result["destination"],

@@ -194,3 +194,20 @@ def test_then_chains_a_thumbnail_under_the_same_correlation_id(
         r for r in activity.timeline(pg_url, "chain-1") if r.event_type == "download.client-chosen"
     )
     assert json.loads(json.dumps(chosen.payload))["client"] == "http"
+
+
+def test_then_chains_an_upload_of_the_downloaded_file(
+    start_worker, env, client_app: Celery, server: LoopbackServer
+):
+    # given workers for downloads and uploads
+    start_worker(["downloads", "uploads"], concurrency=2)
+    server.resources["/pub/data.bin"] = Resource(BODY)
+    outbox = Path(env["HAULER_DATA_DIR"]) / "outbox"
+    outbox.mkdir(parents=True)
+    # when one enqueue downloads the file and then pushes it to a file:// destination
+    step = {"task": "uploads.push", "kwargs": {"destination": outbox.as_uri() + "/"}}
+    fetched = send(client_app, server.url("/pub/data.bin"), then=[step]).get(timeout=60)
+    pushed = client_app.AsyncResult(fetched["then"]).get(timeout=60)
+    # then the uploaded copy has the downloaded file's bytes and checksum
+    assert pushed["sha256"] == fetched["sha256"] == SHA
+    assert (outbox / "data.bin").read_bytes() == BODY
