@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hauler.activity import DOMAIN_EVENT
 from hauler.recorder.rows import TaskContext
 
 RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
@@ -100,6 +101,12 @@ class Metrics:
         self.write_errors = Gauge(
             "hauler_recorder_write_errors", "Failed batch writes.", registry=self.registry
         )
+        self.transfer_bytes = Counter(
+            "hauler_transfer_bytes",
+            "Bytes of finished downloads and uploads (from their domain events).",
+            ["direction", "via"],
+            registry=self.registry,
+        )
         self._heartbeats: dict[str, float] = {}
 
     def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:
@@ -119,6 +126,19 @@ class Metrics:
             self.runtime.labels(name, queue).observe(event["runtime"])
         if kind == "task-dead-lettered":
             self.dead_lettered.labels(name, str(event.get("reason", "unknown"))).inc()
+        if kind == DOMAIN_EVENT:
+            self._transfer(event.get("kind"), event.get("payload") or {})
+
+    def _transfer(self, kind: Any, payload: dict[str, Any]) -> None:
+        """Count the bytes of a ``download.finished`` or ``upload.finished`` event."""
+        size = payload.get("bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return
+        if kind == "download.finished":
+            self.transfer_bytes.labels("download", str(payload.get("client", "unknown"))).inc(size)
+        elif kind == "upload.finished" and not payload.get("skipped"):
+            scheme = str(payload.get("destination", "")).split(":", 1)[0] or "unknown"
+            self.transfer_bytes.labels("upload", scheme).inc(size)
 
     def _worker_event(self, kind: str, event: dict[str, Any]) -> None:
         hostname = str(event.get("hostname", "unknown"))

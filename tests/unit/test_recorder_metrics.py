@@ -1,0 +1,31 @@
+"""The recorder counts transfer bytes from the domain events of downloads and uploads."""
+
+from __future__ import annotations
+
+from hauler.activity import DOMAIN_EVENT
+from hauler.recorder.metrics import Metrics
+
+
+def _bytes(metrics: Metrics, direction: str, via: str) -> float:
+    labels = {"direction": direction, "via": via}
+    return metrics.registry.get_sample_value("hauler_transfer_bytes_total", labels) or 0.0
+
+
+def test_finished_transfers_add_their_bytes_by_direction_and_client_or_scheme() -> None:
+    metrics = Metrics()
+    events = [
+        {"kind": "download.finished", "payload": {"bytes": 100, "client": "http"}},
+        {"kind": "download.finished", "payload": {"bytes": 50, "client": "http"}},
+        {"kind": "upload.finished", "payload": {"bytes": 70, "destination": "s3://b/k"}},
+        {
+            "kind": "upload.finished",
+            "payload": {"bytes": 70, "destination": "s3://b/k", "skipped": True},
+        },
+        {"kind": "download.client-chosen", "payload": {"client": "aria2"}},
+        {"kind": "download.finished", "payload": {"bytes": "lots", "client": "aria2"}},
+    ]
+    for event in events:
+        metrics.observe({"type": DOMAIN_EVENT, **event}, None)
+    assert _bytes(metrics, "download", "http") == 150
+    assert _bytes(metrics, "upload", "s3") == 70
+    assert _bytes(metrics, "download", "aria2") == 0
