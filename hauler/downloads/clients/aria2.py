@@ -32,10 +32,18 @@ from hauler.errors import HaulerError, RetryableError
 
 log = logging.getLogger(__name__)
 
+
+class Restart(RetryableError):
+    """Raised when aria2 cannot continue from the partial data: retry from zero."""
+
+
 RUNNING = frozenset({"active", "waiting", "paused"})
 # aria2 error codes (its EXIT STATUS list) that no retry can fix: not found, bad
 # metadata or options, auth, redirects, and files it cannot create in the staging dir.
 PERMANENT_CODES = frozenset({3, 4, 13, 14, 15, 16, 18, 20, 23, 24, 25, 26, 27, 28, 30})
+# aria2 error codes after which the partial data is useless, so a retry starts from
+# zero: the server cannot resume it (8), the torrent's pieces changed (10).
+RESTART_CODES = frozenset({8, 10})
 _HTTP_STATUS = re.compile(r"status=(\d{3})")
 
 
@@ -49,7 +57,8 @@ def failure(status: dict[str, Any]) -> HaulerError:
     """The error to raise for a transfer aria2 stopped with ``errorCode``/``errorMessage``.
 
     HTTP 4xx answers (code 22 with ``status=4xx``) and the codes in ``PERMANENT_CODES``
-    are permanent; everything else (timeouts, network, 5xx, disk full, unknown) retries.
+    are permanent; everything else (timeouts, network, 5xx, disk full, unknown) retries,
+    from zero for the codes in ``RESTART_CODES``.
     """
     code = int(status.get("errorCode") or 1)
     message = status.get("errorMessage") or "no message"
@@ -62,6 +71,8 @@ def failure(status: dict[str, Any]) -> HaulerError:
         return RetryableError(text)
     if code in PERMANENT_CODES:
         return ClientFailed(text)
+    if code in RESTART_CODES:
+        return Restart(text)
     return RetryableError(text)
 
 
@@ -126,7 +137,8 @@ class Aria2Client:
             final = self._wait(gid, job, progress)
             path = staging.inside_workdir(result_path(final), job, "aria2")
         except Exception as exc:  # not BaseException: a dying worker leaves it to re-attach
-            self._abandon(gid, job.workdir, keep_data=isinstance(exc, RetryableError))
+            resumable = isinstance(exc, RetryableError) and not isinstance(exc, Restart)
+            self._abandon(gid, job.workdir, keep_data=resumable)
             raise
         self._forget_all(gid)
         return Finished(path=staging.wanted_name(path, job), bytes=int(final["totalLength"]))
@@ -135,7 +147,8 @@ class Aria2Client:
         """Re-attach to this tag's transfer when it is usable; otherwise (re)add it."""
         status = self.rpc.status(gid)
         if status is not None:
-            if status["dir"] == str(job.workdir) and status["status"] not in ("error", "removed"):
+            same_place = status["dir"] == str(job.workdir.resolve())
+            if same_place and status["status"] not in ("error", "removed"):
                 return
             self._abandon(gid, job.workdir, keep_data=True)  # a stale attempt: start again
         self._add(job, gid)
@@ -143,7 +156,7 @@ class Aria2Client:
     def _add(self, job: Job, gid: str) -> None:
         link = job.link
         options = {
-            "dir": str(job.workdir),
+            "dir": str(job.workdir.resolve()),  # aria2 has a working directory of its own
             "gid": gid,
             "seed-time": "0",
             "follow-torrent": "mem",
@@ -162,6 +175,8 @@ class Aria2Client:
             else:
                 self.rpc.call("addUri", [link.url], options)
         except Aria2RpcError as exc:
+            if self.rpc.status(gid) is not None:
+                return  # a worker with the same tag added it a moment ago: follow that one
             raise ClientFailed(f"aria2 refused {link.url}: {exc.message}") from None
 
     def _wait(self, gid: str, job: Job, progress: ProgressFn) -> dict[str, Any]:

@@ -97,6 +97,7 @@ class QbittorrentClient:
         timeout: seconds to wait for one API answer.
         add_timeout: seconds for an added torrent to show up under its tag (a .torrent URL
             that qBittorrent cannot fetch or parse never does).
+        settle_timeout: seconds to wait for a deleted torrent to go.
     """
 
     name = "qbittorrent"
@@ -110,10 +111,12 @@ class QbittorrentClient:
         *,
         timeout: float = 10.0,
         add_timeout: float = 30.0,
+        settle_timeout: float = 10.0,
     ) -> None:
         self.api = QbittorrentApi(url, username, password, timeout)
         self.poll_interval = poll_interval
         self.add_timeout = add_timeout
+        self.settle_timeout = settle_timeout
 
     def affinity(self, link: Link) -> Affinity:
         if link.kind in (LinkKind.MAGNET, LinkKind.TORRENT):
@@ -132,9 +135,12 @@ class QbittorrentClient:
             torrent = self._wait(job, progress)
             path = staging.inside_workdir(_content_path(torrent), job, "qBittorrent")
         except Exception as exc:  # not BaseException: a dying worker leaves it to re-attach
-            self._abandon(job, keep_data=isinstance(exc, RetryableError))
+            resumable = isinstance(exc, RetryableError)
+            self._remove(job, delete_files=not resumable)
+            if not resumable:
+                staging.empty(job.workdir)
             raise
-        self._release(job, torrent["hash"])
+        self._remove(job, delete_files=False)
         return Finished(path=staging.wanted_name(path, job), bytes=int(torrent["size"]))
 
     def _find(self, tag: str) -> dict[str, Any] | None:
@@ -145,16 +151,17 @@ class QbittorrentClient:
         """Re-attach to this tag's torrent when it is usable; otherwise (re)add it."""
         torrent = self._find(job.tag)
         if torrent is not None:
-            same_place = Path(torrent["save_path"]) == job.workdir
+            same_place = Path(torrent["save_path"]) == job.workdir.resolve()
             if same_place and phase_of(torrent["state"]) is not Phase.FAILED:
                 return
-            self._abandon(job, keep_data=True)  # a stale attempt: start again
+            self._remove(job, delete_files=False)  # a stale attempt: start again
         self._add(job)
         self._await_listing(job)
 
     def _add(self, job: Job) -> None:
         link = job.link
-        fields = {"tags": job.tag, "savepath": str(job.workdir), "paused": "false"}
+        savepath = str(job.workdir.resolve())
+        fields = {"tags": job.tag, "savepath": savepath, "paused": "false"}
         fields["autoTMM"] = "false"  # else a category's path would replace the savepath
         if link.local:
             upload = {"torrents": (Path(link.url).name, staging.read_local(link))}
@@ -178,7 +185,7 @@ class QbittorrentClient:
         deadline = time.monotonic() + self.add_timeout
         info_hash = hex_info_hash(job.link.info_hash)
         while self._find(job.tag) is None:
-            if info_hash and self.api.get("torrents/info", hashes=info_hash):
+            if info_hash and self._held_by_another(info_hash, job.tag):
                 raise RetryableError(
                     f"qBittorrent is already downloading {info_hash} for another task"
                 )
@@ -188,6 +195,11 @@ class QbittorrentClient:
                     "(a .torrent it cannot fetch or parse)"
                 )
             time.sleep(min(self.poll_interval, 0.5))
+
+    def _held_by_another(self, info_hash: str, tag: str) -> bool:
+        """True when qBittorrent has this torrent without ``tag`` (it keeps one per hash)."""
+        torrents = self.api.get("torrents/info", hashes=info_hash)
+        return any(tag not in t.get("tags", "").split(", ") for t in torrents)
 
     def _wait(self, job: Job, progress: ProgressFn) -> dict[str, Any]:
         """Poll until the torrent has all its data; its last listing."""
@@ -208,27 +220,29 @@ class QbittorrentClient:
                 return torrent
             time.sleep(self.poll_interval)
 
-    def _abandon(self, job: Job, *, keep_data: bool) -> None:
-        """Delete this tag's torrent from qBittorrent; its files too unless ``keep_data``."""
+    def _remove(self, job: Job, *, delete_files: bool) -> None:
+        """Delete this tag's torrent (with its files if ``delete_files``) and the tag itself.
+
+        Waits until qBittorrent no longer lists the torrent, so that the same torrent can
+        be added again at once (qBittorrent deletes asynchronously).
+        """
         try:
             torrent = self._find(job.tag)
             if torrent is not None:
-                delete = {"hashes": torrent["hash"], "deleteFiles": str(not keep_data).lower()}
+                delete = {"hashes": torrent["hash"], "deleteFiles": str(delete_files).lower()}
                 self.api.request("POST", "torrents/delete", data=delete)
+                self._await_gone(torrent["hash"])
             self.api.request("POST", "torrents/deleteTags", data={"tags": job.tag})
         except HaulerError as exc:
             log.warning("could not delete qBittorrent torrent %s: %s", job.tag, exc)
-        if not keep_data:
-            staging.empty(job.workdir)
 
-    def _release(self, job: Job, info_hash: str) -> None:
-        """Delete a finished torrent from qBittorrent (keeping its files) and its tag."""
-        try:
-            delete = {"hashes": info_hash, "deleteFiles": "false"}
-            self.api.request("POST", "torrents/delete", data=delete)
-            self.api.request("POST", "torrents/deleteTags", data={"tags": job.tag})
-        except HaulerError as exc:
-            log.warning("could not delete finished qBittorrent torrent %s: %s", job.tag, exc)
+    def _await_gone(self, info_hash: str) -> None:
+        deadline = time.monotonic() + self.settle_timeout
+        while self.api.get("torrents/info", hashes=info_hash):
+            if time.monotonic() > deadline:
+                log.warning("qBittorrent still lists deleted torrent %s", info_hash)
+                return
+            time.sleep(0.1)
 
 
 def _check_size(torrent: dict[str, Any], job: Job) -> None:

@@ -18,6 +18,13 @@ class LoginRejected(PermanentError):
     """Raised when qBittorrent refuses the Web UI credentials or has banned this address."""
 
 
+# Credentials qBittorrent refused, by (url, username, password), with its reason, for the
+# life of this process: qBittorrent bans an address after a few failed logins (5 by
+# default, for an hour), and a health check runs before every download. A worker
+# restarted with corrected settings tries again.
+_refused: dict[tuple[str, str, str], str] = {}
+
+
 class QbittorrentApi:
     """Calls ``/api/v2/…`` with the session cookie (``SID``) that ``auth/login`` sets."""
 
@@ -37,18 +44,23 @@ class QbittorrentApi:
             ClientUnavailable: qBittorrent cannot be reached.
         """
         self._logged_in = False
+        key = (self.url, self.username, self.password)
+        if key in _refused:
+            raise LoginRejected(_refused[key])
         credentials = {"username": self.username, "password": self.password}
         response = self._send("POST", "auth/login", data=credentials)
         if response.status_code == 403:
-            raise LoginRejected(
+            _refused[key] = (
                 f"qBittorrent at {self.url} has banned this address after too many failed "
-                f"logins: check {CREDENTIAL_SETTINGS}, then wait for the ban to end"
+                f"logins: check {CREDENTIAL_SETTINGS}, wait for the ban to end, restart"
             )
-        if response.status_code != 200 or response.text.strip() != "Ok.":
-            raise LoginRejected(
+        elif response.status_code != 200 or response.text.strip() != "Ok.":
+            _refused[key] = (
                 f"qBittorrent at {self.url} refused user {self.username!r}: set "
-                f"{CREDENTIAL_SETTINGS} to its Web UI credentials"
+                f"{CREDENTIAL_SETTINGS} to its Web UI credentials and restart"
             )
+        if key in _refused:
+            raise LoginRejected(_refused[key])
         self._logged_in = True
 
     def get(self, path: str, **params: str) -> Any:

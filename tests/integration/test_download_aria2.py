@@ -1,0 +1,257 @@
+"""The aria2 client against a real aria2c: the contract over HTTP and over torrents, and more."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hauler.downloads.clients.aria2 import Aria2Client, gid_for
+from hauler.downloads.clients.aria2_rpc import WrongSecret
+from hauler.downloads.clients.base import Affinity, DownloadClient, Job, Progress
+from hauler.downloads.clients.http import TooLarge
+from hauler.downloads.links import Link, classify
+from hauler.errors import RetryableError
+from tests.integration.download_contract import DownloadClientContract
+from tests.integration.http_server import LoopbackServer, Resource, free_port
+from tests.integration.torrent_peers import (
+    Aria2Peer,
+    Introducer,
+    QbittorrentPeer,
+    QbittorrentSeedsTo,
+    aria2_peer,
+    qbittorrent_peer,
+)
+from tests.integration.torrents import make_torrent
+
+pytestmark = pytest.mark.integration
+__all__ = ["aria2_peer", "qbittorrent_peer"]  # the fixtures imported above, used by name
+
+BODY = os.urandom(3 * 1024 * 1024 + 5)
+
+
+class WorkerLost(BaseException):
+    """Stands for a worker dying mid-download: not an Exception, so nothing is cleaned up."""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LoopbackServer]:
+    server = LoopbackServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def introducer(aria2_peer: Aria2Peer, qbittorrent_peer: QbittorrentPeer) -> Iterator[Introducer]:
+    """qBittorrent, seeding, connects to aria2 for every transfer of a torrent offered."""
+    with QbittorrentSeedsTo(qbittorrent_peer, aria2_peer) as introducer:
+        yield introducer
+
+
+def aria2_client(peer: Aria2Peer) -> Aria2Client:
+    return Aria2Client(peer.url, peer.secret, poll_interval=0.1, settle_timeout=5)
+
+
+def nothing_listens() -> Aria2Client:
+    return Aria2Client(f"http://127.0.0.1:{free_port()}/jsonrpc", "secret", 0.1, timeout=2)
+
+
+def serve(server: LoopbackServer, body: bytes, **misbehaviour: object) -> Link:
+    path = f"/files/{uuid.uuid4().hex}/file.bin"
+    server.resources[path] = Resource(body, **misbehaviour)  # type: ignore[arg-type]
+    return classify(server.url(path))
+
+
+class TestAria2HttpContract(DownloadClientContract):
+    """Direct links from a loopback HTTP server, over several connections each."""
+
+    @pytest.fixture
+    def client(self, aria2_peer: Aria2Peer) -> DownloadClient:
+        return aria2_client(aria2_peer)
+
+    @pytest.fixture
+    def offer(self, server: LoopbackServer) -> Callable[[bytes, str], Link]:
+        def offer(body: bytes, name: str) -> Link:
+            server.resources[f"/files/{name}"] = Resource(body, chunk_delay=0.001)
+            return classify(server.url(f"/files/{name}"))
+
+        return offer
+
+    @pytest.fixture
+    def bad_link(self, server: LoopbackServer) -> Link:
+        return classify(server.url("/files/missing.bin"))
+
+    @pytest.fixture
+    def down_client(self) -> DownloadClient:
+        return nothing_listens()
+
+    @pytest.fixture
+    def down_link(self) -> Link:
+        return classify(f"http://127.0.0.1:{free_port()}/nothing-listens.bin")
+
+    def test_is_a_specialist_or_compatible_for_its_links_and_refuses_foreign_ones(
+        self, client: DownloadClient, offer: Callable[[bytes, str], Link]
+    ) -> None:
+        # The contract's foreign link for a direct URL is a magnet, which aria2 takes as
+        # well (see TestAria2TorrentContract); what is foreign to aria2 is an .nzb.
+        link = offer(b"affinity", "affinity.bin")
+        assert client.affinity(link) is Affinity.COMPATIBLE
+        nzb = classify("https://example.invalid/file.nzb")
+        assert client.affinity(nzb) is Affinity.INCOMPATIBLE
+
+
+class TestAria2TorrentContract(DownloadClientContract):
+    """Magnets whose only peer is a real qBittorrent seeding on loopback."""
+
+    @pytest.fixture
+    def client(self, aria2_peer: Aria2Peer) -> DownloadClient:
+        return aria2_client(aria2_peer)
+
+    @pytest.fixture
+    def offer(
+        self, qbittorrent_peer: QbittorrentPeer, introducer: Introducer, tmp_path: Path
+    ) -> Callable[[bytes, str], Link]:
+        def offer(body: bytes, name: str) -> Link:
+            data = tmp_path / "seed" / uuid.uuid4().hex / name
+            data.parent.mkdir(parents=True)
+            data.write_bytes(body)
+            torrent = make_torrent(data)
+            qbittorrent_peer.seed(data, torrent)
+            introducer.offer(data, torrent)
+            return classify(torrent.magnet())
+
+        return offer
+
+    @pytest.fixture
+    def bad_link(self, server: LoopbackServer) -> Link:
+        return classify(server.url("/files/missing.torrent"))
+
+    @pytest.fixture
+    def down_client(self) -> DownloadClient:
+        return nothing_listens()
+
+    @pytest.fixture
+    def down_link(self) -> Link:
+        return classify("magnet:?xt=urn:btih:" + "cd" * 20)
+
+
+def test_aria2_downloads_a_local_torrent_file_under_the_wanted_name(
+    aria2_peer: Aria2Peer, qbittorrent_peer: QbittorrentPeer, introducer: Introducer, tmp_path
+):
+    # given a .torrent file on disk whose data only qBittorrent has
+    data = tmp_path / "seed" / "original.bin"
+    data.parent.mkdir()
+    data.write_bytes(BODY)
+    torrent = make_torrent(data)
+    (tmp_path / "original.torrent").write_bytes(torrent.metainfo)
+    qbittorrent_peer.seed(data, torrent)
+    introducer.offer(data, torrent)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    # when aria2 downloads it, asked for another name
+    link = classify(str(tmp_path / "original.torrent"))
+    job = Job(link, workdir, tag="hauler-aria2-local", filename="wanted.bin")
+    finished = aria2_client(aria2_peer).download(job, lambda _: None)
+    # then the bytes are there under that name, and aria2 keeps nothing of the job
+    assert finished.path == workdir / "wanted.bin"
+    assert finished.path.read_bytes() == BODY
+    assert aria2_peer.call("tellActive") == []
+
+
+def test_aria2_follows_a_torrent_url_to_the_download_it_describes(
+    aria2_peer, qbittorrent_peer, introducer, server, tmp_path
+):
+    # given a .torrent served over HTTP whose data only qBittorrent has
+    data = tmp_path / "seed" / "served.bin"
+    data.parent.mkdir()
+    data.write_bytes(b"served " * 1000)
+    torrent = make_torrent(data)
+    qbittorrent_peer.seed(data, torrent)
+    introducer.offer(data, torrent)
+    server.resources["/t/served.torrent"] = Resource(torrent.metainfo)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    # when aria2 is given its URL
+    job = Job(classify(server.url("/t/served.torrent")), workdir, tag="hauler-aria2-url")
+    finished = aria2_client(aria2_peer).download(job, lambda _: None)
+    # then it fetched the .torrent (kept in memory, not in the work directory) and then
+    # the data it describes
+    assert finished.path == workdir / "served.bin"
+    assert finished.path.read_bytes() == b"served " * 1000
+    assert sorted(p.name for p in workdir.iterdir()) == ["served.bin"]
+
+
+def test_aria2_splits_a_direct_download_over_several_connections(aria2_peer, server, tmp_path):
+    # given a 3 MiB file on a server that honours ranges
+    link = serve(server, BODY, chunk_delay=0.001)
+    server.range_requests.clear()
+    # when aria2 downloads it, asked for a name of its own
+    job = Job(link, tmp_path, tag="hauler-aria2-split", filename="named.bin")
+    finished = aria2_client(aria2_peer).download(job, lambda _: None)
+    # then several ranges were fetched and the whole file landed under that name
+    assert len(server.range_requests) > 1
+    assert finished.path == tmp_path / "named.bin"
+    assert hashlib.sha256(finished.path.read_bytes()).digest() == hashlib.sha256(BODY).digest()
+
+
+def test_aria2_maps_a_server_error_to_retryable_and_removes_the_transfer(
+    aria2_peer, server, tmp_path
+):
+    # given a server that answers 500 for now
+    link = serve(server, BODY, fail_first=1000)
+    client = aria2_client(aria2_peer)
+    # when aria2 tries it, then the task may retry, and aria2 keeps no transfer for the tag
+    with pytest.raises(RetryableError, match="status=500"):
+        client.download(Job(link, tmp_path, tag="hauler-aria2-500"), lambda _: None)
+    assert client.rpc.status(gid_for("hauler-aria2-500")) is None
+
+
+def test_aria2_refuses_a_file_larger_than_max_bytes_and_deletes_it(aria2_peer, server, tmp_path):
+    # given a 3 MiB file and a limit of 1 MiB
+    link = serve(server, BODY, chunk_delay=0.005)
+    job = Job(link, tmp_path, tag="hauler-aria2-large", max_bytes=1024 * 1024)
+    client = aria2_client(aria2_peer)
+    # when aria2 learns the size, then it gives up for good and keeps nothing
+    with pytest.raises(TooLarge):
+        client.download(job, lambda _: None)
+    assert list(tmp_path.iterdir()) == []
+    assert client.rpc.status(gid_for("hauler-aria2-large")) is None
+
+
+def test_aria2_reattaches_to_the_transfer_of_a_redelivered_task(aria2_peer, server, tmp_path):
+    # given a slow download whose worker died half-way, leaving the transfer in aria2
+    link = serve(server, BODY, chunk_delay=0.05)
+    job = Job(link, tmp_path, tag="hauler-aria2-redelivered")
+
+    def die_once_started(progress: Progress) -> None:
+        if progress.done > 0:
+            raise WorkerLost
+
+    with pytest.raises(WorkerLost):
+        aria2_client(aria2_peer).download(job, die_once_started)
+    gid = gid_for(job.tag)
+    assert aria2_peer.call("tellStatus", gid, ["status"])["status"] == "active"
+    # when the task is delivered again to a new worker (a new client, the same tag)
+    seen: list[Progress] = []
+    finished = aria2_client(aria2_peer).download(job, seen.append)
+    # then it followed the same transfer (adding the GID again would have failed) to the end
+    assert finished.path.read_bytes() == BODY
+    assert seen[0].done > 0
+    stats = aria2_peer.call("getGlobalStat")
+    assert (stats["numActive"], stats["numWaiting"]) == ("0", "0")
+    assert aria2_client(aria2_peer).rpc.status(gid) is None
+
+
+def test_aria2_with_a_wrong_secret_is_unhealthy_and_names_the_setting(aria2_peer, tmp_path):
+    # given a client configured with the wrong secret
+    client = Aria2Client(aria2_peer.url, "not-the-secret", poll_interval=0.1)
+    # when it is asked for its health, then it is unhealthy
+    assert client.healthy() is False
+    # and when it is given a job, then the error is permanent and says what to fix
+    link = classify("http://127.0.0.1:9/file.bin")
+    with pytest.raises(WrongSecret, match="HAULER_DOWNLOADS_ARIA2_SECRET"):
+        client.download(Job(link, tmp_path, tag="hauler-aria2-secret"), lambda _: None)
