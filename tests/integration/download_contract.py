@@ -7,6 +7,8 @@ A subclass provides four fixtures and inherits every test:
   ``name`` through the link kind this client is for (an HTTP URL, a .torrent, an .nzb…);
 - ``bad_link``: a Link of that kind which can never be downloaded (missing file, bad
   article, …);
+- ``foreign_url`` (a class attribute): a link this client does not handle at all (an
+  .nzb unless overridden);
 - ``down_client``: the same kind of client pointed at an endpoint where nothing listens,
   and ``down_link``: a link to give it (for the in-process HTTP client, which has no peer
   program, a URL where nothing listens).
@@ -23,15 +25,8 @@ from pathlib import Path
 import pytest
 
 from hauler.downloads.clients.base import Affinity, DownloadClient, Job, Progress
-from hauler.downloads.links import Link, LinkKind, classify
+from hauler.downloads.links import Link, classify
 from hauler.errors import PermanentError, RetryableError
-
-FOREIGN = {
-    LinkKind.DIRECT: "magnet:?xt=urn:btih:" + "ab" * 20,
-    LinkKind.MAGNET: "https://example.invalid/file.nzb",
-    LinkKind.TORRENT: "https://example.invalid/file.nzb",
-    LinkKind.NZB: "magnet:?xt=urn:btih:" + "ab" * 20,
-}
 
 
 class DownloadClientContract:
@@ -39,6 +34,8 @@ class DownloadClientContract:
 
     body_size = 2 * 1024 * 1024 + 13
     has_peer = True  # False for the in-process HTTP client: nothing to be unhealthy
+    #: a link of a kind this client does not handle at all
+    foreign_url = "https://example.invalid/file.nzb"
 
     def test_downloads_the_exact_bytes_into_the_workdir(
         self, client: DownloadClient, offer, tmp_path: Path
@@ -69,7 +66,7 @@ class DownloadClientContract:
     ) -> None:
         link = offer(b"affinity", "affinity.bin")
         assert client.affinity(link) in (Affinity.SPECIALIST, Affinity.COMPATIBLE)
-        assert client.affinity(classify(FOREIGN[link.kind])) is Affinity.INCOMPATIBLE
+        assert client.affinity(classify(self.foreign_url)) is Affinity.INCOMPATIBLE
 
     def test_a_link_that_cannot_be_downloaded_is_a_permanent_error(
         self, client: DownloadClient, bad_link: Link, tmp_path: Path

@@ -12,7 +12,7 @@ import pytest
 
 from hauler.downloads.clients.aria2 import Aria2Client, gid_for
 from hauler.downloads.clients.aria2_rpc import WrongSecret
-from hauler.downloads.clients.base import Affinity, DownloadClient, Job, Progress
+from hauler.downloads.clients.base import DownloadClient, Job, Progress
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.links import Link, classify
 from hauler.errors import RetryableError
@@ -92,16 +92,6 @@ class TestAria2HttpContract(DownloadClientContract):
     @pytest.fixture
     def down_link(self) -> Link:
         return classify(f"http://127.0.0.1:{free_port()}/nothing-listens.bin")
-
-    def test_is_a_specialist_or_compatible_for_its_links_and_refuses_foreign_ones(
-        self, client: DownloadClient, offer: Callable[[bytes, str], Link]
-    ) -> None:
-        # The contract's foreign link for a direct URL is a magnet, which aria2 takes as
-        # well (see TestAria2TorrentContract); what is foreign to aria2 is an .nzb.
-        link = offer(b"affinity", "affinity.bin")
-        assert client.affinity(link) is Affinity.COMPATIBLE
-        nzb = classify("https://example.invalid/file.nzb")
-        assert client.affinity(nzb) is Affinity.INCOMPATIBLE
 
 
 class TestAria2TorrentContract(DownloadClientContract):

@@ -48,6 +48,8 @@ def held(peer: NzbgetPeer) -> Iterator[None]:
 class TestNzbgetContract(DownloadClientContract):
     """NZBGet 21 (Debian's), fed .nzb files from a loopback indexer."""
 
+    foreign_url = "magnet:?xt=urn:btih:abababababababababababababababababababab"
+
     @pytest.fixture
     def client(self, nzbget_peer: NzbgetPeer) -> DownloadClient:
         return nzbget_peer.client()

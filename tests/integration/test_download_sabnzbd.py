@@ -46,6 +46,8 @@ def calls(double: SabnzbdDouble, mode: str, **where: str) -> int:
 class TestSabnzbdContract(DownloadClientContract):
     """SABnzbd's API, as the double speaks it, fed .nzb URLs from a loopback indexer."""
 
+    foreign_url = "magnet:?xt=urn:btih:abababababababababababababababababababab"
+
     @pytest.fixture
     def client(self, sabnzbd_double: SabnzbdDouble) -> DownloadClient:
         return sab(sabnzbd_double)
