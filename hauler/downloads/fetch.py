@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import redis
 from hauler.downloads import selection
 from hauler.downloads.clients.base import DownloadClient, Finished, Job, ProgressFn
 from hauler.downloads.clients.registry import configured_clients
-from hauler.downloads.links import Link, classify
+from hauler.downloads.links import Link, LinkKind, classify
 from hauler.downloads.safety import check_address, inside, safe_name
 from hauler.errors import InvalidArgument, PermanentError
 from hauler.settings import Settings
@@ -43,10 +44,19 @@ class Request:
     max_bytes: int | None
 
 
-def validate(settings: Settings, url: Any, dest: Any, filename: Any, client: Any,
-             sha256: Any, max_bytes: Any) -> Request:  # fmt: skip
+def validate(
+    settings: Settings,
+    url: Any,
+    dest: Any,
+    filename: Any,
+    client: Any,
+    sha256: Any,
+    max_bytes: Any,
+) -> Request:
     """Check every argument; the error names the one that is wrong."""
     link = classify(url)
+    if link.local:
+        _check_local(settings, link)
     if dest is not None and (not isinstance(dest, str) or dest.startswith("/")):
         raise InvalidArgument("dest", "must be a directory relative to the download root")
     target = inside(settings.download_dir, dest or ".")
@@ -56,10 +66,26 @@ def validate(settings: Settings, url: Any, dest: Any, filename: Any, client: Any
         raise InvalidArgument("client", "must be a client name or 'auto'")
     if sha256 is not None and (not isinstance(sha256, str) or not _SHA256.match(sha256)):
         raise InvalidArgument("sha256", "must be 64 hexadecimal characters")
-    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
-                                  or max_bytes <= 0):  # fmt: skip
+    if max_bytes is not None and not _positive_int(max_bytes):
         raise InvalidArgument("max_bytes", "must be a positive whole number of bytes")
     return Request(link, target, filename, client, sha256.lower() if sha256 else None, max_bytes)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_local(settings: Settings, link: Link) -> None:
+    """A local .torrent/.nzb must be an existing file under an allowed input root."""
+    path = Path(link.url).resolve()
+    roots = settings.downloads.input_roots or (settings.data_dir.resolve(),)
+    if not any(path.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(root) for root in roots)
+        raise InvalidArgument(
+            "url", f"{path} is outside the input roots ({allowed}; HAULER_DOWNLOADS_INPUT_ROOTS)"
+        )
+    if not path.is_file():
+        raise InvalidArgument("url", f"no such file: {path}")
 
 
 def fetch(
@@ -69,7 +95,7 @@ def fetch(
     task_id: str,
     progress: ProgressFn,
     clients: list[DownloadClient] | None = None,
-    on_choice: Any = None,
+    on_choice: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
     """Download ``request`` and return where it landed.
 
@@ -82,12 +108,17 @@ def fetch(
     chosen, reason = selection.choose(request.link, clients, request.client, store)
     if on_choice:
         on_choice(chosen.name, reason)
-    if not request.link.local and chosen.name != "http":  # the HTTP client checks every hop
+    if _fetched_by_peer(request.link, chosen):
         check_address(request.link.url, settings.downloads.allow_networks)
     workdir = settings.staging_dir / safe_name(task_id)
     workdir.mkdir(parents=True, exist_ok=True)
-    job = Job(request.link, workdir, tag=f"hauler-{task_id}", max_bytes=request.max_bytes,
-              filename=request.filename)  # fmt: skip
+    job = Job(
+        request.link,
+        workdir,
+        tag=f"hauler-{task_id}",
+        max_bytes=request.max_bytes,
+        filename=request.filename,
+    )
     with selection.track(store, chosen.name):
         finished = chosen.download(job, progress)
     digest = _verify(finished, request)
@@ -95,11 +126,31 @@ def fetch(
     shutil.rmtree(workdir, ignore_errors=True)
     seconds = round(time.monotonic() - started, 3)
     size = _size(final)
-    download_id = _record(
-        settings, task_id, request, chosen.name, reason, final, size, digest, seconds
+    row = Download(
+        task_id=task_id,
+        url=request.link.url,
+        client=chosen.name,
+        reason=reason,
+        path=str(final),
+        bytes=size,
+        sha256=digest,
+        seconds=seconds,
+        finished_at=datetime.now(UTC),
     )
-    return {"download_id": download_id, "path": str(final), "bytes": size, "sha256": digest,
-            "client": chosen.name, "reason": reason, "seconds": seconds}  # fmt: skip
+    return {
+        "download_id": _record(settings, row),
+        "path": str(final),
+        "bytes": size,
+        "sha256": digest,
+        "client": chosen.name,
+        "reason": reason,
+        "seconds": seconds,
+    }
+
+
+def _fetched_by_peer(link: Link, client: DownloadClient) -> bool:
+    """A URL another program will fetch: guard it here (the HTTP client checks every hop)."""
+    return not link.local and link.kind is not LinkKind.MAGNET and client.name != "http"
 
 
 def _verify(finished: Finished, request: Request) -> str:
@@ -108,12 +159,10 @@ def _verify(finished: Finished, request: Request) -> str:
     else:
         digest = finished.sha256 or _file_digest(finished.path)
     if request.max_bytes is not None and _size(finished.path) > request.max_bytes:
-        shutil.rmtree(
-            finished.path, ignore_errors=True
-        ) if finished.path.is_dir() else finished.path.unlink()
+        _remove(finished.path)
         raise PermanentError(f"download is larger than max_bytes={request.max_bytes}")
     if request.sha256 and digest != request.sha256:
-        finished.path.unlink(missing_ok=True)
+        _remove(finished.path)
         raise ChecksumMismatch(f"sha256 is {digest}, expected {request.sha256}")
     return digest
 
@@ -141,15 +190,18 @@ def _place(source: Path, dest_dir: Path, digest: str) -> Path:
     return target
 
 
-def _record(settings: Settings, task_id: str, request: Request, client: str, reason: str,
-            path: Path, size: int, digest: str, seconds: float) -> int:  # fmt: skip
+def _record(settings: Settings, row: Download) -> int:
     with session_scope(settings.database_url) as session:
-        row = Download(task_id=task_id, url=request.link.url, client=client, reason=reason,
-                       path=str(path), bytes=size, sha256=digest, seconds=seconds,
-                       finished_at=datetime.now(UTC))  # fmt: skip
         session.add(row)
         session.flush()
         return row.id
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _file_digest(path: Path) -> str:

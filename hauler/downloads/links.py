@@ -64,8 +64,10 @@ def classify(url: str) -> Link:
     if not parts.hostname:
         raise InvalidArgument("url", f"{url!r} has no host")
     if CLOUD_HOSTS.search(parts.hostname.lower()):
-        raise Unsupported(f"cloud-drive share links ({parts.hostname}) are not supported: "
-                          "resolve them to a direct link first")  # fmt: skip
+        raise Unsupported(
+            f"cloud-drive share links ({parts.hostname}) are not supported: "
+            "resolve them to a direct link first"
+        )
     path = parts.path.lower()
     if path.endswith(".torrent"):
         return Link(LinkKind.TORRENT, url)

@@ -15,7 +15,7 @@ import redis
 
 from hauler.downloads.clients.base import Affinity, DownloadClient
 from hauler.downloads.links import Link
-from hauler.errors import InvalidArgument, Unsupported
+from hauler.errors import InvalidArgument, PermanentError, Unsupported
 
 KEY = "hauler:downloads:client:{name}"
 
@@ -79,24 +79,34 @@ def choose(
     ranked.sort(key=lambda item: item[0], reverse=True)
     best, chosen, affinity, stats = ranked[0]
     healthy = "healthy" if best[1] else "UNHEALTHY"
-    reason = (f"{affinity.name.lower()} for {link.kind.value}, {healthy}, {stats.active} active, "
-              f"success {stats.success_rate:.0%} (of {len(ranked)} candidates)")  # fmt: skip
+    reason = (
+        f"{affinity.name.lower()} for {link.kind.value}, {healthy}, {stats.active} active, "
+        f"success {stats.success_rate:.0%} (of {len(ranked)} candidates)"
+    )
     return chosen, reason
 
 
 @contextmanager
 def track(store: redis.Redis, name: str) -> Iterator[None]:
-    """Count an active transfer while the block runs, then its outcome."""
+    """Count an active transfer while the block runs, then its outcome.
+
+    A permanent error (a bad link, a missing file) says nothing of the client and is not
+    counted against it; anything else that escapes is a failure of the client.
+    """
     key = KEY.format(name=name)
     store.hincrby(key, "active", 1)
-    outcome = "failed"
+    outcome: str | None = "failed"
     try:
         yield
         outcome = "ok"
+    except PermanentError:
+        outcome = None
+        raise
     finally:
         with store.pipeline() as pipe:
             pipe.hincrby(key, "active", -1)
-            pipe.hincrby(key, outcome, 1)
+            if outcome:
+                pipe.hincrby(key, outcome, 1)
             pipe.execute()
         counts = figures(store, name)
         if counts.ok + counts.failed > 100:  # decay: recent outcomes weigh more

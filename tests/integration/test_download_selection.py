@@ -10,7 +10,7 @@ import redis
 from hauler.downloads import selection
 from hauler.downloads.clients.base import Affinity, Finished, Job, ProgressFn
 from hauler.downloads.links import Link, LinkKind, classify
-from hauler.errors import InvalidArgument, Unsupported
+from hauler.errors import InvalidArgument, PermanentError, Unsupported
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +101,9 @@ def test_a_link_no_client_handles_is_unsupported(store):
     nzb = classify("https://example.invalid/show.nzb")
     with pytest.raises(Unsupported, match="no configured client downloads nzb"):
         selection.choose(nzb, torrent_clients(), "auto", store)
+
+
+def test_a_bad_link_is_not_held_against_the_client(store):
+    with pytest.raises(PermanentError), selection.track(store, "http"):
+        raise PermanentError("HTTP 404")
+    assert selection.figures(store, "http") == selection.Figures(active=0, ok=0, failed=0)

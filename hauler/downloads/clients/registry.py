@@ -10,29 +10,44 @@ from hauler.settings import Settings
 def configured_clients(settings: Settings) -> list[DownloadClient]:
     """Every client whose endpoint is set, in-process HTTP first."""
     config = settings.downloads
+    poll = config.poll_interval
     clients: list[DownloadClient] = [
         HttpClient(allow=config.allow_networks, timeout=config.http_timeout)
     ]
     if config.aria2_url:
         from hauler.downloads.clients.aria2 import Aria2Client
 
-        clients.append(Aria2Client(config.aria2_url, config.aria2_secret, config.poll_interval))
+        clients.append(
+            Aria2Client(
+                config.aria2_url, config.aria2_secret, poll, connections=config.aria2_connections
+            )
+        )
     if config.qbittorrent_url:
         from hauler.downloads.clients.qbittorrent import QbittorrentClient
 
-        clients.append(
-            QbittorrentClient(
-                config.qbittorrent_url, config.qbittorrent_username,
-                config.qbittorrent_password, config.poll_interval,
-            )
-        )  # fmt: skip
+        user, password = config.qbittorrent_username, config.qbittorrent_password
+        clients.append(QbittorrentClient(config.qbittorrent_url, user, password, poll))
     if config.nzbget_url:
         from hauler.downloads.clients.nzbget import NzbgetClient
 
-        clients.append(NzbgetClient(config.nzbget_url, config.poll_interval))
+        clients.append(
+            NzbgetClient(
+                config.nzbget_url,
+                poll,
+                category=config.nzbget_category,
+                allow=config.allow_networks,
+            )
+        )
     if config.sabnzbd_url:
         from hauler.downloads.clients.sabnzbd import SabnzbdClient
 
-        clients.append(SabnzbdClient(config.sabnzbd_url, config.sabnzbd_api_key,
-                                     config.poll_interval))  # fmt: skip
+        clients.append(
+            SabnzbdClient(
+                config.sabnzbd_url,
+                config.sabnzbd_api_key,
+                poll,
+                category=config.sabnzbd_category,
+                allow=config.allow_networks,
+            )
+        )
     return clients
