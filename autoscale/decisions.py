@@ -18,11 +18,15 @@ def record(
     with session_scope(url) as session:
         session.add(
             ScalingDecision(
-                decided_at=now or datetime.now(UTC), queue=decision.queue,
-                from_workers=decision.current, to_workers=decision.desired,
-                reason=decision.reason, signals=decision.signals, backend=backend,
+                decided_at=now or datetime.now(UTC),
+                queue=decision.queue,
+                from_workers=decision.current,
+                to_workers=decision.desired,
+                reason=decision.reason,
+                signals=decision.signals,
+                backend=backend,
             )
-        )  # fmt: skip
+        )
         session.flush()
         cutoff = session.scalar(
             select(ScalingDecision.id).order_by(ScalingDecision.id.desc()).offset(keep).limit(1)

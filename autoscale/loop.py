@@ -89,10 +89,15 @@ class Autoscaler:
                 self._apply(decision, active)
                 self.last_action[queue] = now
                 self.metrics.decisions.labels(queue, decision.direction).inc()
-                decisions.record(self.settings.database_url, decision, self.backend.name,
-                                 keep=self.config.decisions_kept)  # fmt: skip
-                log.info("%s: %d → %d (%s)", queue, decision.current, decision.desired,
-                         decision.reason)  # fmt: skip
+                decisions.record(
+                    self.settings.database_url,
+                    decision,
+                    self.backend.name,
+                    keep=self.config.decisions_kept,
+                )
+                log.info(
+                    "%s: %d → %d (%s)", queue, decision.current, decision.desired, decision.reason
+                )
             made.append(decision)
         return made
 
@@ -106,11 +111,17 @@ class Autoscaler:
         override = self.client.get(OVERRIDE_KEY.format(queue=queue))
         if override is not None:
             wanted = int(override)
-            return Decision(queue, current, wanted, f"manual override to {wanted}",
-                            {"depth": window[-1].depth, "latency": window[-1].latency})  # fmt: skip
+            return Decision(
+                queue,
+                current,
+                wanted,
+                f"manual override to {wanted}",
+                {"depth": window[-1].depth, "latency": window[-1].latency},
+            )
         policy = self.config.policy(queue)
-        return decide(policy, list(window), current, self.last_action[queue], now,
-                      self.throughput[queue])  # fmt: skip
+        return decide(
+            policy, list(window), current, self.last_action[queue], now, self.throughput[queue]
+        )
 
     def _apply(self, decision: Decision, active: list[WorkerHandle]) -> None:
         if decision.desired > decision.current:

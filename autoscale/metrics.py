@@ -11,26 +11,37 @@ class AutoscaleMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.workers = Gauge(
-            "hauler_autoscaler_workers", "Workers running per queue (not stopping).", ["queue"],
+            "hauler_autoscaler_workers",
+            "Workers running per queue (not stopping).",
+            ["queue"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.desired = Gauge(
-            "hauler_autoscaler_desired_workers", "Workers the policy wants.", ["queue"],
+            "hauler_autoscaler_desired_workers",
+            "Workers the policy wants.",
+            ["queue"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.depth = Gauge(
-            "hauler_autoscaler_queue_depth", "Smoothed queue depth.", ["queue"],
+            "hauler_autoscaler_queue_depth",
+            "Smoothed queue depth.",
+            ["queue"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.latency = Gauge(
-            "hauler_autoscaler_queue_latency_seconds", "Smoothed queue latency.", ["queue"],
+            "hauler_autoscaler_queue_latency_seconds",
+            "Smoothed queue latency.",
+            ["queue"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.decisions = Counter(
-            "hauler_autoscaler_decisions", "Scaling actions taken.", ["queue", "direction"],
+            "hauler_autoscaler_decisions",
+            "Scaling actions taken.",
+            ["queue", "direction"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.leader = Gauge(
-            "hauler_autoscaler_leader", "1 while this instance holds the leader lock.",
+            "hauler_autoscaler_leader",
+            "1 while this instance holds the leader lock.",
             registry=self.registry,
-        )  # fmt: skip
+        )

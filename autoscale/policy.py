@@ -93,8 +93,13 @@ def decide(
     if window[-1].latency > policy.target_latency and window[-1].depth > 0:
         need = max(need, current + 1)
     need = min(max(need, policy.min_workers), policy.max_workers)
-    signals = {"depth": round(depth, 1), "latency": round(latency, 2), "in_flight": in_flight,
-               "throughput": round(rate, 3), "need": need}  # fmt: skip
+    signals = {
+        "depth": round(depth, 1),
+        "latency": round(latency, 2),
+        "in_flight": in_flight,
+        "throughput": round(rate, 3),
+        "need": need,
+    }
 
     def hold(reason: str) -> Decision:
         return Decision(policy.queue, current, current, reason, signals)

@@ -57,9 +57,10 @@ class AutoscaleSettings:
     @classmethod
     def from_env(cls, reader: EnvReader) -> Self:
         queues = tuple(
-            q.strip() for q in reader.text("HAULER_AUTOSCALE_QUEUES", ",".join(QUEUE_DEFAULTS))
-            .split(",") if q.strip()
-        )  # fmt: skip
+            q.strip()
+            for q in reader.text("HAULER_AUTOSCALE_QUEUES", ",".join(QUEUE_DEFAULTS)).split(",")
+            if q.strip()
+        )
         for queue in queues:
             if queue not in QUEUE_DEFAULTS:
                 reader.problems.append(f"HAULER_AUTOSCALE_QUEUES names unknown queue {queue!r}")

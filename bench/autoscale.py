@@ -85,8 +85,13 @@ def window(run: Run, options: argparse.Namespace, env: dict[str, str]) -> None:
     with app.producer_or_acquire() as producer:
         for _ in range(options.tasks):
             headers = {PUBLISHED_AT_HEADER: time.time()}
-            result = app.send_task("health.ping", kwargs={"delay": options.task_seconds},
-                                   queue=QUEUE, headers=headers, producer=producer)  # fmt: skip
+            result = app.send_task(
+                "health.ping",
+                kwargs={"delay": options.task_seconds},
+                queue=QUEUE,
+                headers=headers,
+                producer=producer,
+            )
             ids.append(result.id)
     while int(client.get(counter) or 0) - done_before < options.tasks:
         if time.monotonic() - start > options.window + 120:
@@ -131,12 +136,18 @@ def main() -> int:
     database = f"sqlite:///{data}/hauler.db"
     upgrade(database)
     env = {
-        **os.environ, "HAULER_BROKER_URL": options.redis, "HAULER_DATABASE_URL": database,
-        "HAULER_DATA_DIR": str(data), "HAULER_QUEUE_HEALTH_CONCURRENCY": "1",
-        "HAULER_AUTOSCALE_QUEUES": QUEUE, "HAULER_AUTOSCALE_HEALTH_MIN": "1",
-        "HAULER_AUTOSCALE_HEALTH_MAX": "6", "HAULER_AUTOSCALE_METRICS_PORT": "0",
-        "HAULER_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
-    }  # fmt: skip
+        **os.environ,
+        "HAULER_BROKER_URL": options.redis,
+        "HAULER_DATABASE_URL": database,
+        "HAULER_DATA_DIR": str(data),
+        "HAULER_QUEUE_HEALTH_CONCURRENCY": "1",
+        "HAULER_AUTOSCALE_QUEUES": QUEUE,
+        "HAULER_AUTOSCALE_HEALTH_MIN": "1",
+        "HAULER_AUTOSCALE_HEALTH_MAX": "6",
+        "HAULER_AUTOSCALE_METRICS_PORT": "0",
+        "HAULER_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     redis.Redis.from_url(options.redis).flushdb()
 
     # Baseline: six static workers.
@@ -150,8 +161,11 @@ def main() -> int:
 
     # Hauler's autoscaler: min 1, max 6, default policy and 5 s sampling.
     scaled = Run("autoscaled")
-    scaler = subprocess.Popen([sys.executable, "-m", "hauler.cli.main", "autoscale",
-                               "--stop-workers-on-exit"], env=env, cwd=ROOT)  # fmt: skip
+    scaler = subprocess.Popen(
+        [sys.executable, "-m", "hauler.cli.main", "autoscale", "--stop-workers-on-exit"],
+        env=env,
+        cwd=ROOT,
+    )
     _wait_for_workers(1)
     window(scaled, options, env)
     scaler.send_signal(signal.SIGTERM)
@@ -173,10 +187,14 @@ def _wait_for_workers(n: int, timeout: float = 90.0) -> None:
 
 def _report(static: Run, scaled: Run) -> None:
     phases = [d for i, d in enumerate(scaled.directions) if i == 0 or d != scaled.directions[i - 1]]
-    print(f"static-6   drain {static.drain:6.1f} s   worker-seconds {static.worker_seconds():6.0f}"
-          f"   lost {static.lost}")  # fmt: skip
-    print(f"autoscaled drain {scaled.drain:6.1f} s   worker-seconds {scaled.worker_seconds():6.0f}"
-          f"   lost {scaled.lost}")  # fmt: skip
+    print(
+        f"static-6   drain {static.drain:6.1f} s   worker-seconds {static.worker_seconds():6.0f}"
+        f"   lost {static.lost}"
+    )
+    print(
+        f"autoscaled drain {scaled.drain:6.1f} s   worker-seconds {scaled.worker_seconds():6.0f}"
+        f"   lost {scaled.lost}"
+    )
     first = f"{scaled.first_up:.1f} s" if scaled.first_up is not None else "never"
     print(f"burst → first scale-up: {first}  (target <= 10 s)")
     print(f"drain ratio vs static-6: {scaled.drain / static.drain:.2f}  (target <= 1.25)")

@@ -40,10 +40,28 @@ def main() -> int:
 
     redis.Redis.from_url(options.redis).flushdb()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "health",
-         "-c", "1", "--prefetch-multiplier", "4", "-l", "WARNING", "-n", "bench@%h"],
-        env=env, cwd=ROOT, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "-Q",
+            "health",
+            "-c",
+            "1",
+            "--prefetch-multiplier",
+            "4",
+            "-l",
+            "WARNING",
+            "-n",
+            "bench@%h",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         from workers.app import app
 

@@ -33,11 +33,25 @@ def make_video(ffmpeg: str, minutes: int) -> Path:
         print(f"generating {video.name} (once) ...", flush=True)
         partial = video.with_suffix(".part.mp4")
         subprocess.run(
-            [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i",
-             f"testsrc2=size=1280x720:rate=25:duration={minutes * 60}",
-             "-c:v", "libx264", "-preset", "fast", "-pix_fmt", "yuv420p", str(partial)],
+            [
+                ffmpeg,
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size=1280x720:rate=25:duration={minutes * 60}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "fast",
+                "-pix_fmt",
+                "yuv420p",
+                str(partial),
+            ],
             check=True,
-        )  # fmt: skip
+        )
         partial.rename(video)
     return video
 
@@ -45,10 +59,21 @@ def make_video(ffmpeg: str, minutes: int) -> Path:
 def one_liner(ffmpeg: str, video: Path, out: Path) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [ffmpeg, "-v", "error", "-y", "-i", str(video), "-vf", "fps=16/600,scale=160:-1,tile=4x4",
-         "-frames:v", "1", str(out)],
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-vf",
+            "fps=16/600,scale=160:-1,tile=4x4",
+            "-frames:v",
+            "1",
+            str(out),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return time.perf_counter() - start
 
 

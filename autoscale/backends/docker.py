@@ -48,11 +48,13 @@ class DockerBackend:
             labels = container.labels
             handles.append(
                 WorkerHandle(
-                    id=container.id, queue=queue, node=labels.get("hauler.node", ""),
+                    id=container.id,
+                    queue=queue,
+                    node=labels.get("hauler.node", ""),
                     started_at=_created(container.attrs.get("Created", "")),
                     stopping=self._is_stopping(container.id),
                 )
-            )  # fmt: skip
+            )
         return sorted(handles, key=lambda h: h.started_at)
 
     def start(self, queue: str, count: int) -> list[WorkerHandle]:

@@ -46,10 +46,13 @@ class LocalBackend:
                 continue
             handles.append(
                 WorkerHandle(
-                    id=str(info["pid"]), queue=queue, node=node,
-                    started_at=float(info["create_time"]), stopping=info["pid"] in self._stopping,
+                    id=str(info["pid"]),
+                    queue=queue,
+                    node=node,
+                    started_at=float(info["create_time"]),
+                    stopping=info["pid"] in self._stopping,
                 )
-            )  # fmt: skip
+            )
         return sorted(handles, key=lambda h: h.started_at)
 
     def start(self, queue: str, count: int) -> list[WorkerHandle]:
@@ -64,9 +67,13 @@ class LocalBackend:
             log = self.log_dir / f"worker-{node.split('@')[0]}.log"
             with log.open("ab") as out:
                 child = subprocess.Popen(
-                    argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                )  # fmt: skip
+                    argv,
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             self._children[child.pid] = child
             handles.append(WorkerHandle(str(child.pid), queue, node, time.time()))
         return handles

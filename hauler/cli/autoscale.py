@@ -21,9 +21,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("autoscale", help="run the autoscaler (one leader at a time)")
     parser.add_argument("--backend", choices=("local", "docker"), help="HAULER_AUTOSCALE_BACKEND")
     parser.add_argument(
-        "--stop-workers-on-exit", action="store_true",
+        "--stop-workers-on-exit",
+        action="store_true",
         help="warm-stop every managed worker when this process exits (hauler up does)",
-    )  # fmt: skip
+    )
     parser.set_defaults(func=run_autoscale)
     scale = subparsers.add_parser("scale", help="pin a queue's worker count")
     scale.add_argument("queue")

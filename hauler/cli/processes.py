@@ -126,14 +126,17 @@ def run_up(args: argparse.Namespace) -> int:
     hauler = [sys.executable, "-m", "hauler.cli.main"]
     # The autoscaler (local backend) starts each queue's workers (at least its minimum)
     # and scales them; on Ctrl-C it warm-stops them all before it exits.
-    supervisor.start("autoscaler", [*hauler, "autoscale", "--backend", "local",
-                                    "--stop-workers-on-exit"])  # fmt: skip
+    supervisor.start(
+        "autoscaler", [*hauler, "autoscale", "--backend", "local", "--stop-workers-on-exit"]
+    )
     supervisor.start("beat", beat_argv())
     supervisor.start("recorder", [*hauler, "recorder"])
     if not args.no_flower:
         supervisor.start("flower", flower_argv())
-    print(f"hauler up: autoscaler, beat, recorder{', flower' if not args.no_flower else ''};"
-          f" logs in {log_dir}")  # fmt: skip
+    print(
+        f"hauler up: autoscaler, beat, recorder{', flower' if not args.no_flower else ''};"
+        f" logs in {log_dir}"
+    )
     print(f"  metrics   http://127.0.0.1:{config.recorder_port}/metrics  (health: /health)")
     if not args.no_flower:
         print(f"  flower    http://127.0.0.1:{config.flower_port}/")

@@ -63,5 +63,7 @@ def _show_autoscaler(client: Any, url: str) -> None:
             until = f" for {ttl / 1000:.0f}s more" if ttl and ttl > 0 else ""
             print(f"  {queue} pinned to {int(pinned)} worker(s){until}")
     for row in decisions.recent(url, limit=5):
-        print(f"  {when(row.decided_at)}  {row.queue:<12} {row.from_workers} → {row.to_workers}  "
-              f"{row.reason}"[:160])  # fmt: skip
+        print(
+            f"  {when(row.decided_at)}  {row.queue:<12} {row.from_workers} → {row.to_workers}  "
+            f"{row.reason}"[:160]
+        )

@@ -86,11 +86,19 @@ def store(
     with session_scope(settings.database_url) as session:
         session.merge(
             MediaCacheEntry(
-                key=key, kind=kind, source_path=str(source), fingerprint=fingerprint,
-                params=params, result=result, directory=str(directory), bytes=size, hits=0,
-                created_at=now, expires_at=now + ttl,
+                key=key,
+                kind=kind,
+                source_path=str(source),
+                fingerprint=fingerprint,
+                params=params,
+                result=result,
+                directory=str(directory),
+                bytes=size,
+                hits=0,
+                created_at=now,
+                expires_at=now + ttl,
             )
-        )  # fmt: skip
+        )
     return {**with_paths(directory, result), "cached": False}
 
 

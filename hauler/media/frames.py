@@ -53,10 +53,29 @@ def grab(
 def _argv(tools: Tools, path: Path, at: float, width: int, *, keyframes_only: bool) -> list[str]:
     skip = ["-skip_frame", "nokey"] if keyframes_only else []
     return [
-        tools.ffmpeg, "-v", "error", "-threads", "1", *skip, "-noaccurate_seek",
-        "-ss", f"{max(at, 0.0):.3f}", "-i", str(path), "-frames:v", "1", "-an", "-sn",
-        "-vf", f"scale={width}:-2", "-f", "image2pipe", "-vcodec", "ppm", "-",
-    ]  # fmt: skip
+        tools.ffmpeg,
+        "-v",
+        "error",
+        "-threads",
+        "1",
+        *skip,
+        "-noaccurate_seek",
+        "-ss",
+        f"{max(at, 0.0):.3f}",
+        "-i",
+        str(path),
+        "-frames:v",
+        "1",
+        "-an",
+        "-sn",
+        "-vf",
+        f"scale={width}:-2",
+        "-f",
+        "image2pipe",
+        "-vcodec",
+        "ppm",
+        "-",
+    ]
 
 
 def grab_many(

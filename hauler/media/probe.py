@@ -39,10 +39,17 @@ def probe(tools: Tools, path: Path, timeout: float) -> MediaInfo:
 
 def _ffprobe(ffprobe: str, path: Path, timeout: float) -> MediaInfo:
     argv = [
-        ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+        ffprobe,
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
         "stream=codec_name,width,height,duration:format=duration,format_name",
-        "-of", "json", str(path),
-    ]  # fmt: skip
+        "-of",
+        "json",
+        str(path),
+    ]
     done = run(argv, timeout)
     if done.returncode != 0:
         raise InvalidArgument(
@@ -56,8 +63,13 @@ def _ffprobe(ffprobe: str, path: Path, timeout: float) -> MediaInfo:
     codec = str(stream.get("codec_name", "?"))
     duration = _float(stream.get("duration")) or _float(data.get("format", {}).get("duration"))
     kind = "image" if codec in IMAGE_CODECS and duration <= 0.1 else "video"
-    return MediaInfo(kind, duration if kind == "video" else 0.0, int(stream["width"]),
-                     int(stream["height"]), codec)  # fmt: skip
+    return MediaInfo(
+        kind,
+        duration if kind == "video" else 0.0,
+        int(stream["width"]),
+        int(stream["height"]),
+        codec,
+    )
 
 
 def _ffmpeg_i(ffmpeg: str, path: Path, timeout: float) -> MediaInfo:
@@ -74,8 +86,9 @@ def _ffmpeg_i(ffmpeg: str, path: Path, timeout: float) -> MediaInfo:
         hours, minutes, seconds = match.groups()
         duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     kind = "image" if codec in IMAGE_CODECS and duration <= 0.1 else "video"
-    return MediaInfo(kind, duration if kind == "video" else 0.0, int(video.group(2)),
-                     int(video.group(3)), codec)  # fmt: skip
+    return MediaInfo(
+        kind, duration if kind == "video" else 0.0, int(video.group(2)), int(video.group(3)), codec
+    )
 
 
 def _float(value: object) -> float:

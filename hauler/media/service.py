@@ -55,8 +55,13 @@ def thumbnail(
             frame = _cap_height(frame, params["height"])
             save(frame, out / name, params["fmt"])
             size = frame.size
-        return {"path": name, "width": size[0], "height": size[1], "format": params["fmt"],
-                "kind": info.kind}  # fmt: skip
+        return {
+            "path": name,
+            "width": size[0],
+            "height": size[1],
+            "format": params["fmt"],
+            "kind": info.kind,
+        }
 
     return _cached(settings, "thumbnail", source, params, make)
 
@@ -94,16 +99,27 @@ def sprite(
         step = info.duration / (cols * rows)
         times = [(i + 0.5) * step for i in range(cols * rows)]
         frames = grab_many(
-            tools, src, times, params["width"], settings.media.command_timeout,
+            tools,
+            src,
+            times,
+            params["width"],
+            settings.media.command_timeout,
             settings.media.tile_workers,
-        )  # fmt: skip
+        )
         name = f"sprite.{EXTENSIONS[params['fmt']]}"
         tile_w, tile_h = _tile(frames, cols, rows, out / name, params["fmt"])
         track = render(cues(info.duration, cols, rows, tile_w, tile_h), name)
         (out / "sprite.vtt").write_text(track)
-        return {"sprite": name, "vtt": "sprite.vtt", "cols": cols, "rows": rows,
-                "tile_width": tile_w, "tile_height": tile_h, "interval": step,
-                "duration": info.duration}  # fmt: skip
+        return {
+            "sprite": name,
+            "vtt": "sprite.vtt",
+            "cols": cols,
+            "rows": rows,
+            "tile_width": tile_w,
+            "tile_height": tile_h,
+            "interval": step,
+            "duration": info.duration,
+        }
 
     return _cached(settings, "sprite", source, params, make)
 
@@ -150,9 +166,16 @@ def _cached(
         try:
             result = make(tools, source, info, workdir)
             stored = cache.store(
-                settings, key=key, kind=kind, source=source, fingerprint=content, params=params,
-                made_in=workdir, result=result, now=datetime.now(UTC),
-            )  # fmt: skip
+                settings,
+                key=key,
+                kind=kind,
+                source=source,
+                fingerprint=content,
+                params=params,
+                made_in=workdir,
+                result=result,
+                now=datetime.now(UTC),
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     return {**stored, "key": key}

@@ -110,15 +110,35 @@ class WorkerProcess:
         self.name = name
         self.log = log
         argv = [
-            sys.executable, "-m", "celery", "-A", "workers.app", "worker",
-            "-Q", ",".join(queues), "-n", f"{name}@%h", "-c", str(concurrency), "-E",
-            "--prefetch-multiplier", "1", "-l", "INFO", "--without-gossip", "--without-mingle",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "-Q",
+            ",".join(queues),
+            "-n",
+            f"{name}@%h",
+            "-c",
+            str(concurrency),
+            "-E",
+            "--prefetch-multiplier",
+            "1",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                argv, env={**env, "TEST_NODE": name}, cwd=ROOT, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                argv,
+                env={**env, "TEST_NODE": name},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_ready(self, timeout: float = 60.0) -> WorkerProcess:
         deadline = time.monotonic() + timeout
@@ -157,9 +177,13 @@ def start_worker(hauler_env: dict[str, str], tmp_path: Path) -> Iterator[object]
     started: list[WorkerProcess] = []
 
     def start(
-        queues: list[str], *, name: str | None = None, concurrency: int = 1,
-        env: Mapping[str, str] | None = None, wait: bool = True,
-    ) -> WorkerProcess:  # fmt: skip
+        queues: list[str],
+        *,
+        name: str | None = None,
+        concurrency: int = 1,
+        env: Mapping[str, str] | None = None,
+        wait: bool = True,
+    ) -> WorkerProcess:
         name = name or f"w{len(started) + 1}"
         worker = WorkerProcess(
             env or hauler_env, queues, name, concurrency, tmp_path / f"worker-{name}.log"
@@ -188,9 +212,14 @@ def hauler_cli(hauler_env: dict[str, str]) -> object:
 
     def run(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "hauler.cli.main", *args], env=hauler_env, cwd=ROOT,
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
+            [sys.executable, "-m", "hauler.cli.main", *args],
+            env=hauler_env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     return run
 
@@ -207,9 +236,13 @@ def recorder(hauler_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.
     log = tmp_path / "recorder.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hauler.cli.main", "recorder"], env=hauler_env, cwd=ROOT,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "hauler.cli.main", "recorder"],
+            env=hauler_env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     _wait_http(f"http://127.0.0.1:{port}/health", process, log)
     yield process
     process.send_signal(signal.SIGTERM)

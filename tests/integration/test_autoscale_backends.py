@@ -22,12 +22,18 @@ QUEUE = "health"
 
 
 def _docker_ready() -> None:
-    started = subprocess.run([str(ROOT / "deploy/scripts/start-dockerd.sh")], capture_output=True,
-                             text=True, check=False)  # fmt: skip
+    started = subprocess.run(
+        [str(ROOT / "deploy/scripts/start-dockerd.sh")], capture_output=True, text=True, check=False
+    )
     if started.returncode != 0:
         missing(f"a Docker engine ({started.stderr.strip()})")
-    built = subprocess.run([str(ROOT / "deploy/docker/build-image.sh")], capture_output=True,
-                           text=True, check=False, timeout=900)  # fmt: skip
+    built = subprocess.run(
+        [str(ROOT / "deploy/docker/build-image.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     if built.returncode != 0:
         missing(f"the hauler:latest image ({built.stderr.strip()[-500:]})")
 

@@ -50,9 +50,13 @@ class Autoscalers:
         log = self.folder / f"autoscaler-{len(self.processes)}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "hauler.cli.main", "autoscale", *extra], env=self.env,
-                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-m", "hauler.cli.main", "autoscale", *extra],
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append((process, log))
         return process, log
 
@@ -98,8 +102,10 @@ def test_a_burst_scales_up_drains_and_returns_to_min_without_losing_a_task(
     wait_for(lambda: len(worker_pids("health")) == 1, timeout=60)
     assert client_app.send_task("health.ping", queue="health").get(timeout=60)["pong"]
     # when a burst of 120 tasks of 0.25 s arrives (30 s of work for one worker)
-    burst = [client_app.send_task("health.ping", kwargs={"delay": 0.25}, queue="health")
-             for _ in range(120)]  # fmt: skip
+    burst = [
+        client_app.send_task("health.ping", kwargs={"delay": 0.25}, queue="health")
+        for _ in range(120)
+    ]
     # then it scales up (several at once), every task completes, and it returns to one
     wait_for(lambda: len(worker_pids("health")) >= 3, timeout=20, interval=0.5)
     assert all(r.get(timeout=120)["pong"] for r in burst)
@@ -159,8 +165,12 @@ def test_docker_backend_scales_a_queue_0_3_1_with_real_workers(
     import docker
 
     engine = docker.from_env()
-    env = {**hauler_env, **FAST, "HAULER_AUTOSCALE_HEALTH_MIN": "0",
-           "HAULER_AUTOSCALE_BACKEND": "docker"}  # fmt: skip
+    env = {
+        **hauler_env,
+        **FAST,
+        "HAULER_AUTOSCALE_HEALTH_MIN": "0",
+        "HAULER_AUTOSCALE_BACKEND": "docker",
+    }
     env.pop("HAULER_IMPORTS")  # containers run the image's tasks only
     hauler_env.pop("HAULER_IMPORTS")
     scalers = Autoscalers(env, tmp_path)
@@ -178,8 +188,10 @@ def test_docker_backend_scales_a_queue_0_3_1_with_real_workers(
         labels = containers()[0].labels
         assert labels["com.docker.compose.project"] == "hauler"
         assert labels["com.docker.compose.service"] == "worker-health"
-        results = [client_app.send_task("health.ping", kwargs={"delay": 0.5}, queue="health")
-                   for _ in range(12)]  # fmt: skip
+        results = [
+            client_app.send_task("health.ping", kwargs={"delay": 0.5}, queue="health")
+            for _ in range(12)
+        ]
         assert all(r.get(timeout=120)["pong"] for r in results)
         nodes = {n for reply in client_app.control.ping(timeout=2) for n in reply}
         assert len([n for n in nodes if n.startswith("health-as")]) == 3

@@ -21,9 +21,14 @@ pytestmark = pytest.mark.integration
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hauler.cli.main", *args], env=env, cwd=ROOT,
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "hauler.cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("command", [["status"], ["dlq", "list"], ["enqueue", "health.ping"]])
@@ -79,13 +84,26 @@ def test_up_runs_every_queue_and_ctrl_c_stops_everything(
     for queue in ("downloads", "uploads", "recovery", "media", "health", "notify"):
         env[f"HAULER_QUEUE_{queue.upper()}_CONCURRENCY"] = "1"
     up = subprocess.Popen(
-        [sys.executable, "-m", "hauler.cli.main", "up", "--no-flower"], env=env, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "hauler.cli.main", "up", "--no-flower"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         # when every queue is pinged
-        queues = ["downloads", "uploads", "polling", "recovery", "media", "backups", "health",
-                  "notify", "maintenance"]  # fmt: skip
+        queues = [
+            "downloads",
+            "uploads",
+            "polling",
+            "recovery",
+            "media",
+            "backups",
+            "health",
+            "notify",
+            "maintenance",
+        ]
         results = [client_app.send_task(f"{q}.ping", queue=q) for q in queues]
         # then each queue's own worker answers
         assert [r.get(timeout=120)["queue"] for r in results] == queues

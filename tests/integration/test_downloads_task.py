@@ -124,9 +124,16 @@ def test_transient_server_errors_are_retried_until_the_file_comes(
     ],
 )
 def test_bad_input_fails_at_once_and_is_dead_lettered(
-    start_worker, env, client_app: Celery, server: LoopbackServer, pg_url: str,
-    path, kwargs, expected, argument,
-):  # fmt: skip
+    start_worker,
+    env,
+    client_app: Celery,
+    server: LoopbackServer,
+    pg_url: str,
+    path,
+    kwargs,
+    expected,
+    argument,
+):
     # given a worker and a file
     start_worker(["downloads"])
     server.resources["/pub/data.bin"] = Resource(BODY)

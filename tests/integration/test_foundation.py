@@ -91,9 +91,18 @@ def test_correlation_flows_parent_to_child_and_activity_prints_the_timeline(
     # when a parent task is enqueued through the hauler CLI with a correlation id
     correlation = f"order-{key[:8]}"
     out = hauler_cli(
-        "enqueue", "tests.parent", "--args", json.dumps([key]), "--queue", "health",
-        "--correlation", correlation, "--wait", "--timeout", "60",
-    )  # fmt: skip
+        "enqueue",
+        "tests.parent",
+        "--args",
+        json.dumps([key]),
+        "--queue",
+        "health",
+        "--correlation",
+        correlation,
+        "--wait",
+        "--timeout",
+        "60",
+    )
     assert out.returncode == 0, out.stderr
     parent_id = out.stdout.splitlines()[0]
     child_id = json.loads("\n".join(out.stdout.splitlines()[1:]))
@@ -172,8 +181,17 @@ def test_kill_9_of_a_whole_worker_redelivers_after_the_visibility_timeout(
 ):
     # given short limits so the visibility timeout can be short, and two workers
     env = dict(hauler_env)
-    for queue in ("downloads", "uploads", "polling", "recovery", "media", "backups", "health",
-                  "notify", "maintenance"):  # fmt: skip
+    for queue in (
+        "downloads",
+        "uploads",
+        "polling",
+        "recovery",
+        "media",
+        "backups",
+        "health",
+        "notify",
+        "maintenance",
+    ):
         env[f"HAULER_QUEUE_{queue.upper()}_SOFT_TIME_LIMIT"] = "5"
         env[f"HAULER_QUEUE_{queue.upper()}_TIME_LIMIT"] = "8"
     env.update(HAULER_VISIBILITY_TIMEOUT="12", HAULER_UNACKED_RESTORE_SECONDS="2")

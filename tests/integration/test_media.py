@@ -159,9 +159,11 @@ def test_bad_inputs_are_permanent_errors_naming_the_argument(settings: Settings,
             assert isinstance(caught.value, InvalidArgument), (path, caught.value)
             assert caught.value.argument == argument, (path, caught.value)
     for kwargs, argument in (
-        ({"cols": 0}, "cols"), ({"width": "wide"}, "width"), ({"fmt": "gif"}, "fmt"),
+        ({"cols": 0}, "cols"),
+        ({"width": "wide"}, "width"),
+        ({"fmt": "gif"}, "fmt"),
         ({"rows": True}, "rows"),
-    ):  # fmt: skip
+    ):
         with pytest.raises(InvalidArgument) as caught:
             service.sprite(settings, str(videos["h264.mp4"]), **kwargs)
         assert caught.value.argument == argument

@@ -17,19 +17,24 @@ pytestmark = pytest.mark.integration
 
 
 def test_two_concurrent_requests_for_one_key_generate_once(
-    start_worker, hauler_env: dict[str, str], client_app: Celery, tmp_path: Path, redis_url: str,
+    start_worker,
+    hauler_env: dict[str, str],
+    client_app: Celery,
+    tmp_path: Path,
+    redis_url: str,
     pg_url: str,
-):  # fmt: skip
+):
     # given a media worker with two processes and a video
     video = colour_video(require_binary("ffmpeg"), tmp_path / "clip.mp4", "h264.mp4", segment=3.0)
     hauler_env["HAULER_MEDIA_ROOTS"] = str(tmp_path)
     worker = start_worker(["media"], concurrency=2)
     # when two identical sprite requests arrive together
     first, second = (
-        client_app.send_task("media.sprite", args=[str(video)], kwargs={"cols": 4, "rows": 2},
-                             queue="media")
+        client_app.send_task(
+            "media.sprite", args=[str(video)], kwargs={"cols": 4, "rows": 2}, queue="media"
+        )
         for _ in range(2)
-    )  # fmt: skip
+    )
     results = [first.get(timeout=120), second.get(timeout=120)]
     # then one generated it and the other got the same files from the cache
     assert sorted(r["cached"] for r in results) == [False, True]

@@ -40,9 +40,12 @@ def test_events_during_a_database_outage_are_buffered_then_written(
     log = tmp_path / "recorder.log"
     with log.open("ab") as out:
         recorder = subprocess.Popen(
-            [sys.executable, "-m", "hauler.cli.main", "recorder"], env=env, cwd=ROOT,
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, "-m", "hauler.cli.main", "recorder"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_http(f"http://127.0.0.1:{port}/health", recorder, log)
         start_worker(["health"], concurrency=2)

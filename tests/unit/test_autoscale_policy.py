@@ -6,14 +6,23 @@ from autoscale.policy import Sample, decide, per_worker_throughput
 from autoscale.settings import QueuePolicy
 
 POLICY = QueuePolicy(
-    queue="media", min_workers=1, max_workers=6, target_latency=10.0, up_step=8,
-    down_step=1, up_cooldown=5.0, down_cooldown=10.0, down_threshold=0.5,
-)  # fmt: skip
+    queue="media",
+    min_workers=1,
+    max_workers=6,
+    target_latency=10.0,
+    up_step=8,
+    down_step=1,
+    up_cooldown=5.0,
+    down_cooldown=10.0,
+    down_threshold=0.5,
+)
 
 
 def window(depth: int, latency: float = 0.0, in_flight: int = 0, n: int = 3) -> list[Sample]:
-    return [Sample(at=100.0 + i, depth=depth, latency=latency, in_flight=in_flight, completed=0)
-            for i in range(n)]  # fmt: skip
+    return [
+        Sample(at=100.0 + i, depth=depth, latency=latency, in_flight=in_flight, completed=0)
+        for i in range(n)
+    ]
 
 
 def test_a_burst_scales_up_several_workers_at_once():
@@ -37,8 +46,9 @@ def test_observed_throughput_sets_the_target():
 
 
 def test_latency_over_target_adds_a_worker_even_when_the_backlog_looks_small():
-    decision = decide(POLICY, window(5, latency=30.0), current=2, last_action_at=0, now=100,
-                      throughput=50.0)  # fmt: skip
+    decision = decide(
+        POLICY, window(5, latency=30.0), current=2, last_action_at=0, now=100, throughput=50.0
+    )
     assert decision.desired == 3
 
 
@@ -65,8 +75,9 @@ def test_a_steady_load_does_not_flap():
     current, last_action, changes, previous = 3, 0.0, 0, "hold"
     for second in range(0, 600, 5):
         depth = 60 + (15 if (second // 5) % 2 else -15)
-        decision = decide(POLICY, window(depth, in_flight=3), current, last_action, float(second),
-                          throughput=2.0)  # fmt: skip
+        decision = decide(
+            POLICY, window(depth, in_flight=3), current, last_action, float(second), throughput=2.0
+        )
         if decision.desired != current:
             if decision.direction != previous:
                 changes += 1
@@ -82,8 +93,9 @@ def test_messages_per_worker_target():
 
 
 def test_throughput_is_completions_per_second_per_busy_worker():
-    samples = [Sample(at=float(t), depth=100, latency=1, in_flight=4, completed=40 * t)
-               for t in range(5)]  # fmt: skip
+    samples = [
+        Sample(at=float(t), depth=100, latency=1, in_flight=4, completed=40 * t) for t in range(5)
+    ]
     assert per_worker_throughput(samples, workers=4) == 10.0
     idle = [Sample(at=float(t), depth=0, latency=0, in_flight=0, completed=5) for t in range(5)]
     assert per_worker_throughput(idle, workers=4) is None

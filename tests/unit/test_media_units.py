@@ -27,10 +27,14 @@ def test_cues_cover_the_duration_in_reading_order():
 def test_webvtt_document():
     text = render(cues(10.0, 2, 1, 100, 50), "sprite.jpg")
     assert text.splitlines() == [
-        "WEBVTT", "",
-        "00:00:00.000 --> 00:00:05.000", "sprite.jpg#xywh=0,0,100,50", "",
-        "00:00:05.000 --> 00:00:10.000", "sprite.jpg#xywh=100,0,100,50",
-    ]  # fmt: skip
+        "WEBVTT",
+        "",
+        "00:00:00.000 --> 00:00:05.000",
+        "sprite.jpg#xywh=0,0,100,50",
+        "",
+        "00:00:05.000 --> 00:00:10.000",
+        "sprite.jpg#xywh=100,0,100,50",
+    ]
     assert text.endswith("\n")
 
 

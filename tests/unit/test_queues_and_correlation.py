@@ -18,9 +18,16 @@ from hauler.queues import QUEUES, check_queue, queue_for, task_routes
 
 def test_every_design_queue_is_declared():
     assert set(QUEUES) == {
-        "downloads", "uploads", "polling", "recovery", "media", "backups", "health", "notify",
+        "downloads",
+        "uploads",
+        "polling",
+        "recovery",
+        "media",
+        "backups",
+        "health",
+        "notify",
         "maintenance",
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(
