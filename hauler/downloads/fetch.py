@@ -21,6 +21,7 @@ from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
 from hauler.downloads.safety import check_address, inside, safe_name
 from hauler.errors import InvalidArgument, PermanentError
+from hauler.paths import file_under_roots
 from hauler.settings import Settings
 from hauler.store.db import session_scope
 from hauler.store.downloads_models import Download
@@ -77,15 +78,8 @@ def _positive_int(value: Any) -> bool:
 
 def _check_local(settings: Settings, link: Link) -> None:
     """A local .torrent/.nzb must be an existing file under an allowed input root."""
-    path = Path(link.url).resolve()
     roots = settings.downloads.input_roots or (settings.data_dir.resolve(),)
-    if not any(path.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise InvalidArgument(
-            "url", f"{path} is outside the input roots ({allowed}; HAULER_DOWNLOADS_INPUT_ROOTS)"
-        )
-    if not path.is_file():
-        raise InvalidArgument("url", f"no such file: {path}")
+    file_under_roots(link.url, roots, "HAULER_DOWNLOADS_INPUT_ROOTS", argument="url")
 
 
 def fetch(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from hauler.errors import InvalidArgument
+from hauler.paths import file_under_roots
 from hauler.settings import Settings
 
 FORMATS = ("jpeg", "png", "webp")
@@ -13,22 +14,8 @@ FORMATS = ("jpeg", "png", "webp")
 
 def media_path(settings: Settings, value: Any) -> Path:
     """An existing, non-empty regular file under an allowed root."""
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument("path", "must be a non-empty string (a file path)")
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        raise InvalidArgument("path", f"must be an absolute path, got {value!r}")
-    path = path.resolve()
     roots = settings.media.roots or (settings.data_dir.resolve(), settings.download_dir.resolve())
-    if not any(path.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(r) for r in roots)
-        raise InvalidArgument(
-            "path", f"{path} is outside the allowed roots ({allowed}; HAULER_MEDIA_ROOTS)"
-        )
-    if not path.exists():
-        raise InvalidArgument("path", f"no such file: {path}")
-    if not path.is_file():
-        raise InvalidArgument("path", f"not a regular file: {path}")
+    path = file_under_roots(value, roots, "HAULER_MEDIA_ROOTS")
     if path.stat().st_size == 0:
         raise InvalidArgument("path", f"file is empty: {path}")
     return path

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from hauler.downloads.clients.base import ProgressFn
 from hauler.errors import InvalidArgument, RetryableError, Unsupported
+from hauler.paths import file_under_roots
 from hauler.settings import Settings
 from hauler.uploads import receipts
 from hauler.uploads.base import Sent, Upload, UploadDestination, file_sha256
@@ -137,23 +138,8 @@ def destination_for(settings: Settings, url: str, method: str) -> UploadDestinat
 
 def source_path(settings: Settings, value: Any) -> Path:
     """An existing regular file under an allowed root (HAULER_UPLOADS_ROOTS)."""
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument("path", "must be a non-empty string (a file path)")
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        raise InvalidArgument("path", f"must be an absolute path, got {value!r}")
-    path = path.resolve()
     roots = settings.uploads.roots or (settings.data_dir.resolve(), settings.download_dir.resolve())
-    if not any(path.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise InvalidArgument(
-            "path", f"{path} is outside the allowed roots ({allowed}; HAULER_UPLOADS_ROOTS)"
-        )
-    if not path.exists():
-        raise InvalidArgument("path", f"no such file: {path}")
-    if not path.is_file():
-        raise InvalidArgument("path", f"not a regular file: {path}")
-    return path
+    return file_under_roots(value, roots, "HAULER_UPLOADS_ROOTS")
 
 
 def content_type(path: Path) -> str:
