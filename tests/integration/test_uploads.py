@@ -6,9 +6,11 @@ The task tests run a real worker subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +34,7 @@ from hauler.uploads.s3 import S3Destination
 from hauler.uploads.settings import UploadSettings
 from tests.integration.http_server import LoopbackServer, free_port
 from tests.integration.s3_server import KEY_ID, REGION, SECRET, MotoServer
-from tests.integration.services import wait_for
+from tests.integration.services import missing, wait_for
 from tests.integration.upload_contract import Landed, UploadDestinationContract, a_file
 
 pytestmark = pytest.mark.integration
@@ -90,8 +92,6 @@ def http_landed(server: LoopbackServer) -> Callable[[str], Landed]:
 class TestFileContract(UploadDestinationContract):
     """file:// into a directory under the allowed roots."""
 
-    has_peer = False
-
     @pytest.fixture
     def destination(self, tmp_path: Path) -> UploadDestination:
         return FileDestination([tmp_path / "out"])
@@ -108,6 +108,31 @@ class TestFileContract(UploadDestinationContract):
     def refused_target(self, tmp_path: Path) -> str:
         a_file(tmp_path / "out", "refused.bin", b"someone else's file")
         return (tmp_path / "out" / "refused.bin").as_uri()
+
+    @pytest.fixture
+    def full_disk(self, tmp_path: Path) -> Iterator[Path]:
+        """A 64 KiB tmpfs, filled up (mounting needs root)."""
+        disk = tmp_path / "full"
+        disk.mkdir()
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+            capture_output=True,
+            check=False,
+        )
+        if mounted.returncode != 0:
+            missing(f"a tmpfs mount for the full-disk test ({mounted.stderr.decode().strip()})")
+        with contextlib.suppress(OSError), (disk / "filler").open("wb") as filler:
+            filler.write(b"\0" * 1024 * 1024)
+        yield disk
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+    @pytest.fixture
+    def down_destination(self, full_disk: Path) -> UploadDestination:
+        return FileDestination([full_disk])
+
+    @pytest.fixture
+    def down_target(self, full_disk: Path) -> str:
+        return f"{full_disk.as_uri()}/"
 
 
 class TestHttpPutContract(UploadDestinationContract):

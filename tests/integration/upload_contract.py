@@ -8,9 +8,9 @@ A subclass provides these fixtures and inherits every test:
   (the URL a send returned): its bytes and the sha256 it was told, if it keeps one;
 - ``refused_target``: a URL the peer refuses for good (HTTP 403, a missing bucket, a
   different file already under the name);
-- ``down_destination`` and ``down_target``: the same kind of destination pointed at a
-  peer where nothing listens, and a URL to give it (unused when ``has_peer`` is False,
-  as for file://, which has no peer).
+- ``down_destination`` and ``down_target``: the same kind of destination where the
+  upload cannot succeed *now* — a peer where nothing listens, or for file:// a full
+  disk — and a URL to give it.
 
 Modelled on huey's storage tests: one suite, run against every implementation.
 """
@@ -64,7 +64,6 @@ class UploadDestinationContract:
     ``down_destination`` and ``down_target``."""
 
     body_size = 2 * 1024 * 1024 + 13
-    has_peer = True  # False for file://: there is no peer to be down
 
     def test_sends_the_exact_bytes_with_their_checksum_and_reports_progress(
         self, destination: UploadDestination, target, landed, tmp_path: Path
@@ -114,11 +113,10 @@ class UploadDestinationContract:
         with pytest.raises(PermanentError):
             destination.send(upload_of(source, refused_target), lambda _: None)
 
-    def test_a_peer_that_does_not_answer_is_retryable(self, request, tmp_path: Path) -> None:
-        if not self.has_peer:
-            pytest.skip("this destination has no peer to be down")
-        down: UploadDestination = request.getfixturevalue("down_destination")
-        url: str = request.getfixturevalue("down_target")
+    def test_a_destination_that_cannot_take_it_now_is_retryable(
+        self, down_destination: UploadDestination, down_target: str, tmp_path: Path
+    ) -> None:
+        down, url = down_destination, down_target
         source = a_file(tmp_path / "src", "down.bin", b"x" * 1000)
         with pytest.raises(RetryableError):
             down.send(upload_of(source, url), lambda _: None)
