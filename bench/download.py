@@ -12,7 +12,7 @@ first (the best run counts):
 Prints the throughputs, the ratios (targets: >= 1.0 against curl + sha256sum, >= 0.8
 against bare curl) and Hauler's peak RSS (it must stay flat: streamed, not buffered).
 
-    python bench/download.py [--size-mib 1024] [--runs 3] [--dir /var/tmp]
+    python bench/download.py [--size-mib 1024] [--runs 5] [--dir /var/tmp]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def make_file(path: Path, size_mib: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", default="/var/tmp")
     args = parser.parse_args()
     if shutil.which("curl") is None or shutil.which("sha256sum") is None:
