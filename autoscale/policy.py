@@ -7,10 +7,11 @@ For each queue::
 (or ``ceil(backlog / messages_per_worker)`` when that target is set), at least one more
 than now while the oldest message waits longer than the target, clamped to
 ``[min, max]``. Scaling up is fast — up to ``up_step`` workers at once after a short
-cooldown. Scaling down is slow — ``down_step`` at a time, after a longer cooldown, and
-only when the need has fallen below ``current x down_threshold`` (hysteresis) or the
-queue is idle (nothing waiting in the last two samples and nothing running in the
-latest) — so the count does not flap.
+cooldown — on the need of the whole smoothing window. Scaling down is slow —
+``down_step`` at a time, after its cooldown, and only when the need of the last two
+samples has fallen below ``current x down_threshold`` (hysteresis) or the queue is idle
+(nothing waiting in the last two samples and nothing running in the latest) — so the
+count does not flap, yet a drained burst is not held up by the window's memory of it.
 """
 
 from __future__ import annotations
@@ -86,19 +87,15 @@ def decide(
     in_flight = window[-1].in_flight
     backlog = depth + in_flight
     rate = throughput or policy.assumed_throughput
-    if policy.messages_per_worker:
-        need = math.ceil(backlog / policy.messages_per_worker)
-    else:
-        need = math.ceil(backlog / (rate * policy.target_latency))
-    if window[-1].latency > policy.target_latency and window[-1].depth > 0:
-        need = max(need, current + 1)
-    need = min(max(need, policy.min_workers), policy.max_workers)
+    need = _need(policy, window, current, rate)
+    recent = _need(policy, window[-2:], current, rate)  # the way down reads the latest picture
     signals = {
         "depth": round(depth, 1),
         "latency": round(latency, 2),
         "in_flight": in_flight,
         "throughput": round(rate, 3),
         "need": need,
+        "recent_need": recent,
     }
 
     def hold(reason: str) -> Decision:
@@ -114,16 +111,28 @@ def decide(
         desired = min(need, current + policy.up_step)
         why = f"backlog {backlog:.0f} at {rate:.2f}/s/worker, latency {latency:.1f}s"
         return Decision(policy.queue, current, desired, f"up: {why}", signals)
-    if need < current:
+    if recent < current:
         idle = _idle(window)
-        if not idle and need > current * policy.down_threshold:
+        if not idle and recent > current * policy.down_threshold:
             return hold("inside the hysteresis band")
         if since < policy.down_cooldown:
-            return hold(f"down wanted ({need}) but cooling down")
-        desired = max(need, current - policy.down_step)
-        why = "idle" if idle else f"need {need} < {policy.down_threshold:g} x {current}"
+            return hold(f"down wanted ({recent}) but cooling down")
+        desired = max(recent, current - policy.down_step)
+        why = "idle" if idle else f"need {recent} < {policy.down_threshold:g} x {current}"
         return Decision(policy.queue, current, desired, f"down: {why}", signals)
     return hold("on target")
+
+
+def _need(policy: QueuePolicy, samples: Sequence[Sample], current: int, rate: float) -> int:
+    """Workers that would serve ``samples``' mean backlog within the target, in bounds."""
+    backlog = sum(s.depth for s in samples) / len(samples) + samples[-1].in_flight
+    if policy.messages_per_worker:
+        need = math.ceil(backlog / policy.messages_per_worker)
+    else:
+        need = math.ceil(backlog / (rate * policy.target_latency))
+    if samples[-1].latency > policy.target_latency and samples[-1].depth > 0:
+        need = max(need, current + 1)
+    return min(max(need, policy.min_workers), policy.max_workers)
 
 
 def _idle(window: Sequence[Sample]) -> bool:

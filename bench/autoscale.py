@@ -48,14 +48,19 @@ class Run:
 
 
 def worker_count() -> int:
+    """Worker main processes of the bench's queue now running (pool children not counted)."""
     import psutil
 
     count = 0
     for process in psutil.process_iter(["cmdline"]):
-        argv = process.info["cmdline"] or []
-        if "worker" in argv and "-n" in argv and argv[argv.index("-n") + 1].startswith("health-"):
-            parent = process.parent()
-            count += int(bool(parent) and "-n" not in parent.cmdline())
+        try:
+            argv = process.info["cmdline"] or []
+            named = "-n" in argv and argv[argv.index("-n") + 1].startswith(f"{QUEUE}-")
+            if "worker" in argv and named:
+                parent = process.parent()
+                count += int(bool(parent) and "-n" not in parent.cmdline())
+        except psutil.Error:  # it ended while we looked: not running
+            continue
     return count
 
 

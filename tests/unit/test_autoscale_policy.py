@@ -99,3 +99,16 @@ def test_throughput_is_completions_per_second_per_busy_worker():
     assert per_worker_throughput(samples, workers=4) == 10.0
     idle = [Sample(at=float(t), depth=0, latency=0, in_flight=0, completed=5) for t in range(5)]
     assert per_worker_throughput(idle, workers=4) is None
+
+
+def test_a_draining_burst_steps_down_on_the_latest_samples():
+    # given a window that still remembers a big backlog, but the last two samples show
+    # only 40 left at 19 tasks/s per worker (one worker clears it within the target)
+    samples = [
+        Sample(at=100.0 + 5 * i, depth=d, latency=1.0, in_flight=6, completed=0)
+        for i, d in enumerate([4000, 3000, 2000, 60, 20])
+    ]
+    decision = decide(POLICY, samples, current=6, last_action_at=0, now=130, throughput=19.0)
+    # then it steps down by one although the whole window's need is still the maximum
+    assert decision.signals["need"] == 6 and decision.signals["recent_need"] == 1
+    assert (decision.direction, decision.desired) == ("down", 5)
