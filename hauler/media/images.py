@@ -8,8 +8,24 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hauler.errors import InvalidArgument
+from hauler.media.probe import MediaInfo
 
 PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+def still_image(path: Path, max_pixels: int) -> MediaInfo | None:
+    """What ``path`` is when Pillow reads it as a still image (no ffmpeg needed), else None.
+
+    Raises:
+        InvalidArgument: an image too large to decode (a decompression bomb).
+    """
+    image = _open(path, max_pixels)
+    if image is None:
+        return None  # not an image Pillow knows: ffprobe decides
+    with image:
+        if getattr(image, "is_animated", False) or not image.format:
+            return None
+        return MediaInfo("image", 0.0, image.width, image.height, image.format.lower())
 
 
 def open_checked(path: Path, max_pixels: int) -> Image.Image:
@@ -18,15 +34,21 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
     Raises:
         InvalidArgument: not an image Pillow reads, or more than ``max_pixels`` pixels.
     """
+    image = _open(path, max_pixels)
+    if image is None:
+        raise InvalidArgument("path", "not an image Hauler can read")
+    return image
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image | None:
+    """The image, lazily opened (header only); None when Pillow does not know the format."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except UnidentifiedImageError:
+        return None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidArgument("path", f"not an image Hauler can read safely ({exc})") from None
     width, height = image.size
     if width * height > max_pixels:

@@ -16,13 +16,14 @@ from hauler.errors import InvalidArgument
 from hauler.media import cache, inputs
 from hauler.media.fingerprint import fingerprint
 from hauler.media.frames import grab, grab_many
-from hauler.media.images import open_checked, save, thumbnail_image
+from hauler.media.images import open_checked, save, still_image, thumbnail_image
 from hauler.media.probe import MediaInfo, probe
 from hauler.media.tools import Tools, find_tools
 from hauler.media.webvtt import cues, render
 from hauler.settings import Settings
 
-Maker = Callable[[Tools, Path, MediaInfo, Path], dict[str, Any]]
+ToolsFn = Callable[[], Tools]  # ffmpeg is looked for only when a video needs it
+Maker = Callable[[ToolsFn, Path, MediaInfo, Path], dict[str, Any]]
 THUMBNAIL_AT = 0.10  # a video's thumbnail is its frame at 10 % of the duration
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
@@ -42,7 +43,7 @@ def thumbnail(
         "fmt": inputs.image_format(fmt),
     }
 
-    def make(tools: Tools, src: Path, info: MediaInfo, out: Path) -> dict[str, Any]:
+    def make(tools: ToolsFn, src: Path, info: MediaInfo, out: Path) -> dict[str, Any]:
         name = f"thumbnail.{EXTENSIONS[params['fmt']]}"
         if info.kind == "image":
             with open_checked(src, settings.media.max_pixels) as image:
@@ -51,7 +52,7 @@ def thumbnail(
                 )
         else:
             at = info.duration * THUMBNAIL_AT
-            frame = grab(tools, src, at, params["width"], settings.media.command_timeout)
+            frame = grab(tools(), src, at, params["width"], settings.media.command_timeout)
             frame = _cap_height(frame, params["height"])
             save(frame, out / name, params["fmt"])
             size = frame.size
@@ -92,14 +93,14 @@ def sprite(
         "fmt": inputs.image_format(fmt),
     }
 
-    def make(tools: Tools, src: Path, info: MediaInfo, out: Path) -> dict[str, Any]:
+    def make(tools: ToolsFn, src: Path, info: MediaInfo, out: Path) -> dict[str, Any]:
         if info.kind != "video" or info.duration <= 0:
             raise InvalidArgument("path", f"a sprite needs a video; this is a {info.codec} image")
         cols, rows = params["cols"], params["rows"]
         step = info.duration / (cols * rows)
         times = [(i + 0.5) * step for i in range(cols * rows)]
         frames = grab_many(
-            tools,
+            tools(),
             src,
             times,
             params["width"],
@@ -158,13 +159,14 @@ def _cached(
         if found is not None:  # made meanwhile by the request that held the lock
             return {**found, "key": key}
         cache.count_miss(client)
-        tools = find_tools(settings.media)
-        info = probe(tools, source, settings.media.command_timeout)
+        info = still_image(source, settings.media.max_pixels) or probe(
+            find_tools(settings.media), source, settings.media.command_timeout
+        )
         root = cache.cache_root(settings)
         root.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=root))
         try:
-            result = make(tools, source, info, workdir)
+            result = make(lambda: find_tools(settings.media), source, info, workdir)
             stored = cache.store(
                 settings,
                 key=key,

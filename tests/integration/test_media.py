@@ -167,3 +167,23 @@ def test_bad_inputs_are_permanent_errors_naming_the_argument(settings: Settings,
         with pytest.raises(InvalidArgument) as caught:
             service.sprite(settings, str(videos["h264.mp4"]), **kwargs)
         assert caught.value.argument == argument
+
+
+def test_image_thumbnails_need_no_ffmpeg(tmp_path: Path, redis_url: str):
+    # given a deployment whose ffmpeg is missing
+    database = f"sqlite:///{tmp_path}/hauler.db"
+    upgrade(database)
+    settings = Settings.from_env(
+        {
+            "HAULER_BROKER_URL": redis_url,
+            "HAULER_DATABASE_URL": database,
+            "HAULER_DATA_DIR": str(tmp_path / "data"),
+            "HAULER_MEDIA_ROOTS": str(tmp_path),
+            "HAULER_MEDIA_FFMPEG": str(tmp_path / "no-such-ffmpeg"),
+        }
+    )
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (400, 200), (10, 200, 10)).save(image)
+    # when a thumbnail of a still image is asked for, then Pillow alone makes it
+    made = service.thumbnail(settings, str(image), width=100)
+    assert (made["kind"], made["width"], made["height"]) == ("image", 100, 50)
