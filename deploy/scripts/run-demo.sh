@@ -9,6 +9,9 @@ deploy/scripts/bootstrap.sh
 # shellcheck disable=SC1091
 . .venv/bin/activate
 export HAULER_DATA_DIR=${HAULER_DATA_DIR:-$PWD/var}
+# The demo downloads from a server it runs on loopback, which the SSRF guard refuses
+# by default; allow loopback for this demo stack only.
+export HAULER_DOWNLOADS_ALLOW_NETWORKS=${HAULER_DOWNLOADS_ALLOW_NETWORKS:-127.0.0.1/32}
 hauler db upgrade
 hauler up &
 up=$!
