@@ -13,4 +13,4 @@ done
 ruff check .
 ruff format --check .
 mypy
-python -m pytest -q -p no:cacheprovider tests/unit tests/integration "$@"
+python -m pytest -q -p no:cacheprovider --durations=15 tests/unit tests/integration "$@"
