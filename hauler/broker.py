@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import redis
@@ -57,6 +58,16 @@ def _published_at(raw: bytes) -> float | None:
         return float(value) if value is not None else None
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+@lru_cache(maxsize=8)
+def shared(url: str) -> redis.Redis:
+    """The process's Redis client for ``url``: one connection pool, however many tasks ask.
+
+    redis-py's pool notices a fork and opens fresh connections in the child, so a client
+    made before Celery forks its pool processes is safe to use in them.
+    """
+    return redis.Redis.from_url(url)
 
 
 def connect(url: str) -> redis.Redis:

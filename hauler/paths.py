@@ -1,7 +1,8 @@
-"""Paths from task arguments: absolute, existing regular files under the allowed roots."""
+"""Files named by task arguments: checked to lie under the allowed roots, and hashed."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,3 +40,14 @@ def file_under_roots(
     if not path.is_file():
         raise InvalidArgument(argument, f"not a regular file: {path}")
     return path
+
+
+def sha256_of(path: Path) -> hashlib._Hash:
+    """The sha256 of a file's bytes, as a hash object a caller can go on updating."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256")
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 (hex) of a file's bytes."""
+    return sha256_of(path).hexdigest()

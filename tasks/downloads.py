@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from celery import current_task
 
-from hauler import activity
+from hauler import activity, broker
 from hauler.downloads import fetch as service
 from hauler.downloads.chain import start_chain, validate_then
-from hauler.downloads.progress import Board, task_reporter
+from hauler.progress import Board, task_reporter
 from hauler.settings import get_settings
 from tasks._ping import queue_ping
 from workers.base import hauler_task
@@ -34,7 +33,7 @@ def fetch(
     request = service.validate(settings, url, dest, filename, client, sha256, max_bytes)
     steps = validate_then(then)
     task_id = current_task.request.id
-    board = Board(redis.Redis.from_url(settings.broker_url))
+    board = Board(broker.shared(settings.broker_url))
 
     def chosen(name: str, reason: str) -> None:
         activity.emit("download.client-chosen", client=name, reason=reason, url=request.link.url)

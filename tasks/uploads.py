@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from celery import current_task
 
-from hauler import activity
-from hauler.downloads.progress import Board, task_reporter
+from hauler import activity, broker
+from hauler.progress import Board, task_reporter
 from hauler.settings import get_settings
 from hauler.uploads import service
 from hauler.uploads.http import redact
@@ -25,7 +24,7 @@ def push(
     """Send a file to a file://, http(s):// or s3:// URL; returns where, bytes, sha256, time."""
     settings = get_settings()
     task_id = current_task.request.id
-    board = Board(redis.Redis.from_url(settings.broker_url))
+    board = Board(broker.shared(settings.broker_url))
     try:
         result = service.push(
             settings,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hauler.cli.common import dumps, need_database, need_redis, when
-from hauler.downloads.progress import Board
+from hauler.progress import Board
 from hauler.store.db import session_scope
 from hauler.store.downloads_models import Download
 

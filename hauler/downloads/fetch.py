@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import redis
-
+from hauler import broker
 from hauler.downloads import selection
-from hauler.downloads.clients.base import DownloadClient, Finished, Job, ProgressFn
+from hauler.downloads.clients.base import DownloadClient, Finished, Job
 from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
 from hauler.downloads.safety import check_address, inside, safe_name
 from hauler.errors import InvalidArgument, PermanentError
-from hauler.paths import file_under_roots
+from hauler.paths import file_sha256, file_under_roots
+from hauler.progress import ProgressFn
 from hauler.settings import Settings
 from hauler.store.db import session_scope
 from hauler.store.downloads_models import Download
@@ -97,7 +97,7 @@ def fetch(
         ``{"download_id", "path", "bytes", "sha256", "client", "reason", "seconds"}``.
     """
     started = time.monotonic()
-    store = redis.Redis.from_url(settings.broker_url)
+    store = broker.shared(settings.broker_url)
     clients = clients if clients is not None else configured_clients(settings)
     chosen, reason = selection.choose(request.link, clients, request.client, store)
     if on_choice:
@@ -151,7 +151,7 @@ def _verify(finished: Finished, request: Request) -> str:
     if finished.path.is_dir():
         digest = _tree_digest(finished.path)
     else:
-        digest = finished.sha256 or _file_digest(finished.path)
+        digest = finished.sha256 or file_sha256(finished.path)
     if request.max_bytes is not None and _size(finished.path) > request.max_bytes:
         _remove(finished.path)
         raise PermanentError(f"download is larger than max_bytes={request.max_bytes}")
@@ -167,7 +167,7 @@ def _place(source: Path, dest_dir: Path, digest: str) -> Path:
     target = dest_dir / source.name
     counter = 1
     while target.exists():
-        if target.is_file() and source.is_file() and _file_digest(target) == digest:
+        if target.is_file() and source.is_file() and file_sha256(target) == digest:
             source.unlink()
             return target  # the same bytes are already there: a redelivery did no harm
         target = dest_dir / f"{source.stem} ({counter}){source.suffix}"
@@ -198,18 +198,10 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(str(file.relative_to(root)).encode() + b"\0" + _file_digest(file).encode())
+        digest.update(str(file.relative_to(root)).encode() + b"\0" + file_sha256(file).encode())
     return digest.hexdigest()
 
 

@@ -18,7 +18,6 @@ class LinkKind(Enum):
     MAGNET = "magnet"  # magnet:?xt=urn:btih:… or urn:btmh:…
     TORRENT = "torrent"  # a .torrent file: URL or local path
     NZB = "nzb"  # a .nzb file: URL or local path
-    CLOUD = "cloud"  # a cloud-drive share page (needs a resolver; unsupported)
 
 
 @dataclass(frozen=True)

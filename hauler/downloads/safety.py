@@ -60,12 +60,22 @@ def inside(root: Path, *parts: str) -> Path:
     return target
 
 
-def check_address(url: str, allow: Sequence[str]) -> None:
+def check_address(
+    url: str,
+    allow: Sequence[str],
+    *,
+    who: str = "downloads",
+    setting: str = "HAULER_DOWNLOADS_ALLOW_NETWORKS",
+    argument: str = "url",
+) -> None:
     """Refuse URLs whose host resolves to loopback, link-local, private or reserved addresses.
 
     Args:
-        url: the URL about to be fetched.
+        url: the URL about to be fetched (or sent to).
         allow: networks (CIDR) or host names that are allowed anyway.
+        who: what is refused, for the message ("downloads", "uploads").
+        setting: the variable that holds ``allow``, named in the message.
+        argument: the task argument ``url`` came from, named when it does not resolve.
 
     Raises:
         Forbidden: an address of the host is not public and not allow-listed.
@@ -78,15 +88,17 @@ def check_address(url: str, allow: Sequence[str]) -> None:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise InvalidArgument("url", f"host {host!r} does not resolve ({exc.strerror})") from None
+        raise InvalidArgument(
+            argument, f"host {host!r} does not resolve ({exc.strerror})"
+        ) from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if any(address in network for network in networks):
             continue
         if not address.is_global or address.is_multicast:
             raise Forbidden(
-                f"{host} resolves to {address}, a non-public address; downloads may not reach it "
-                "(allow it with HAULER_DOWNLOADS_ALLOW_NETWORKS)"
+                f"{host} resolves to {address}, a non-public address; {who} may not reach it "
+                f"(allow it with {setting})"
             )
 
 

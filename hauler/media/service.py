@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import redis
 from PIL import Image
 
+from hauler import broker
 from hauler.errors import InvalidArgument
 from hauler.media import cache, inputs
 from hauler.media.fingerprint import fingerprint
@@ -147,7 +147,7 @@ def _cached(
     settings: Settings, kind: str, source: Path, params: dict[str, Any], make: Maker
 ) -> dict[str, Any]:
     """Return the cached result, or make it once even under concurrent requests."""
-    client = redis.Redis.from_url(settings.broker_url)
+    client = broker.shared(settings.broker_url)
     content = fingerprint(source, settings.media.full_hash_limit)
     key = cache.cache_key(kind, content, params)
     found = cache.lookup(settings, client, key, datetime.now(UTC))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hauler.downloads.clients.base import Progress, ProgressFn
+from hauler.progress import ProgressFn
 
 CHUNK = 1024 * 1024  # bytes read from disk at a time
 SHA256_HEADER = "X-Checksum-Sha256"  # the file's sha256 (hex) travels in this HTTP header
@@ -62,56 +59,3 @@ class UploadDestination(Protocol):
             RetryableError: try again later (unreachable peer, 5xx, throttling, timeouts).
         """
         ...
-
-
-class Meter:
-    """Turns bytes sent into :class:`Progress` reports: at most one per ``every`` seconds.
-
-    Call it from the thread that runs the task (Celery's task state is per thread); a
-    destination that sends from helper threads counts there and calls ``at`` from here.
-    """
-
-    def __init__(
-        self,
-        total: int,
-        progress: ProgressFn,
-        *,
-        every: float = 0.5,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.total = total
-        self.progress = progress
-        self.every = every
-        self.clock = clock
-        self.done = 0
-        self.started = clock()
-        self._last = float("-inf")
-
-    def add(self, count: int) -> None:
-        """Note ``count`` more bytes sent."""
-        self.at(self.done + count)
-
-    def at(self, done: int) -> None:
-        """Note that ``done`` bytes have been sent so far."""
-        self.done = done
-        now = self.clock()
-        if now - self._last >= self.every:
-            self._report(now)
-
-    def finish(self) -> None:
-        """Report the final count, whatever the time since the last report."""
-        self._report(self.clock())
-
-    def _report(self, now: float) -> None:
-        self._last = now
-        elapsed = max(now - self.started, 1e-6)
-        self.progress(Progress(self.done, self.total, self.done / elapsed))
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 (hex) of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

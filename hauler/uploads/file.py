@@ -17,9 +17,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from hauler.downloads.clients.base import ProgressFn
 from hauler.errors import InvalidArgument, PermanentError, RetryableError
-from hauler.uploads.base import CHUNK, Meter, Sent, Upload, file_sha256
+from hauler.paths import file_sha256
+from hauler.progress import Meter, ProgressFn
+from hauler.uploads.base import CHUNK, Sent, Upload
 
 _TRANSIENT = (errno.ENOSPC, errno.EDQUOT)  # a fuller disk may have room later
 _REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)  # a permission will not appear by itself

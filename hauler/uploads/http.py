@@ -17,10 +17,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from hauler.downloads.clients.base import ProgressFn
-from hauler.downloads.safety import Forbidden, check_address
+from hauler.downloads.safety import check_address
 from hauler.errors import HaulerError, InvalidArgument, PermanentError, RetryableError
-from hauler.uploads.base import SHA256_HEADER, Meter, Sent, Upload
+from hauler.progress import Meter, ProgressFn
+from hauler.uploads.base import SHA256_HEADER, Sent, Upload
 
 FIELD = "file"  # the multipart field that carries the file in a POST
 METHODS = ("PUT", "POST")
@@ -195,12 +195,6 @@ def redact(url: str) -> str:
 
 def _guard(url: str, allow: Sequence[str]) -> None:
     """Refuse hosts that resolve to non-public addresses unless allow-listed (SSRF)."""
-    try:
-        check_address(url, allow)
-    except Forbidden as exc:
-        what = str(exc).split(";", 1)[0]
-        raise Forbidden(
-            f"{what}; uploads may not reach it (allow it with HAULER_UPLOADS_ALLOW_NETWORKS)"
-        ) from None
-    except InvalidArgument as exc:
-        raise InvalidArgument("destination", exc.reason) from None
+    check_address(
+        url, allow, who="uploads", setting="HAULER_UPLOADS_ALLOW_NETWORKS", argument="destination"
+    )

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import redis
+from hauler import broker
 
 PREFIX = "hauler:uploads:receipt:"
 
 
 def find(redis_url: str, task_id: str, path: Any, destination: Any) -> dict[str, Any] | None:
     """The result of the finished upload ``task_id`` of ``path`` to ``destination``, if any."""
-    raw = redis.Redis.from_url(redis_url).get(PREFIX + task_id)
+    raw = broker.shared(redis_url).get(PREFIX + task_id)
     if raw is None:
         return None
     receipt = json.loads(raw)
@@ -32,4 +32,4 @@ def keep(
 ) -> None:
     """Remember ``result`` for ``ttl`` seconds as the outcome of ``task_id``."""
     receipt = {"path": path, "destination": destination, "result": result}
-    redis.Redis.from_url(redis_url).set(PREFIX + task_id, json.dumps(receipt), ex=ttl)
+    broker.shared(redis_url).set(PREFIX + task_id, json.dumps(receipt), ex=ttl)

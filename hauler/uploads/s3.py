@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from hauler.downloads.clients.base import ProgressFn
 from hauler.errors import (
     ConfigurationError,
     HaulerError,
@@ -22,7 +21,8 @@ from hauler.errors import (
     PermanentError,
     RetryableError,
 )
-from hauler.uploads.base import SHA256_METADATA, Meter, Sent, Upload
+from hauler.progress import Meter, ProgressFn
+from hauler.uploads.base import SHA256_METADATA, Sent, Upload
 from hauler.uploads.settings import UploadSettings
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

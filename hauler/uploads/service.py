@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hauler.downloads.clients.base import ProgressFn
 from hauler.errors import InvalidArgument, RetryableError, Unsupported
-from hauler.paths import file_under_roots
+from hauler.paths import file_sha256, file_under_roots
+from hauler.progress import ProgressFn
 from hauler.settings import Settings
 from hauler.uploads import receipts
-from hauler.uploads.base import Sent, Upload, UploadDestination, file_sha256
+from hauler.uploads.base import Sent, Upload, UploadDestination
 from hauler.uploads.file import FileDestination
 from hauler.uploads.http import METHODS, HttpDestination
 from hauler.uploads.s3 import S3Destination

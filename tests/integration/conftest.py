@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from hauler.store.db import normalize_url
 from hauler.store.migrate import upgrade
+from tests.integration.http_server import LoopbackServer
 from tests.integration.services import PG_URL, REDIS_HOST, REDIS_PORT, missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,6 +196,14 @@ def start_worker(hauler_env: dict[str, str], tmp_path: Path) -> Iterator[object]
     for worker in started:
         worker.stop()
         print(f"--- worker {worker.name} log (tail) ---\n{worker.tail(30)}")
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    """A loopback HTTP server for this test (modules may override it with a wider scope)."""
+    server = LoopbackServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

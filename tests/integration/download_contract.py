@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import Affinity, DownloadClient, Job, Progress
+from hauler.downloads.clients.base import Affinity, DownloadClient, Job
 from hauler.downloads.links import Link, classify
 from hauler.errors import PermanentError, RetryableError
+from hauler.progress import Progress
 
 
 class DownloadClientContract:

@@ -12,10 +12,11 @@ import pytest
 
 from hauler.downloads.clients.aria2 import Aria2Client, gid_for
 from hauler.downloads.clients.aria2_rpc import WrongSecret
-from hauler.downloads.clients.base import DownloadClient, Job, Progress
+from hauler.downloads.clients.base import DownloadClient, Job
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.links import Link, classify
 from hauler.errors import RetryableError
+from hauler.progress import Progress
 from tests.integration.download_contract import DownloadClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.torrent_peers import (

@@ -17,19 +17,12 @@ from hauler.downloads.safety import Forbidden
 from hauler.errors import RetryableError
 from tests.integration.download_contract import DownloadClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
-from tests.integration.services import missing
+from tests.integration.services import tmpfs
 
 pytestmark = pytest.mark.integration
 
 BODY = os.urandom(3 * 1024 * 1024 + 17)
 SHA = hashlib.sha256(BODY).hexdigest()
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    server = LoopbackServer().start()
-    yield server
-    server.stop()
 
 
 def http_client() -> HttpClient:
@@ -134,18 +127,9 @@ def test_http_maps_server_errors_to_retryable(server, tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs to stage downloads on (needs root to mount)."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        missing(f"a tmpfs mount for the disk-full test ({done.stderr.decode().strip()})")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    """A 2 MiB disk to stage downloads on."""
+    with tmpfs(tmp_path / "small-disk", "2m") as disk:
+        yield disk
 
 
 def test_a_file_larger_than_the_free_space_fails_before_the_transfer(server, small_disk):

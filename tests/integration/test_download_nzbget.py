@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job, Progress
+from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.nzbget import NzbgetClient, NzbgetRejected
 from hauler.downloads.links import Link, classify
 from hauler.downloads.nzb import Nzb
 from hauler.errors import PermanentError
+from hauler.progress import Progress
 from tests.integration.download_contract import DownloadClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.nntp_server import NntpServer

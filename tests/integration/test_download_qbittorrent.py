@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job, Progress
+from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.qbittorrent import QbittorrentClient
 from hauler.downloads.clients.qbittorrent_api import LoginRejected
 from hauler.downloads.links import Link, classify
+from hauler.progress import Progress
 from tests.integration.download_contract import DownloadClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.torrent_peers import (

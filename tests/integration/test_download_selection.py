@@ -8,9 +8,10 @@ import pytest
 import redis
 
 from hauler.downloads import selection
-from hauler.downloads.clients.base import Affinity, Finished, Job, ProgressFn
+from hauler.downloads.clients.base import Affinity, Finished, Job
 from hauler.downloads.links import Link, LinkKind, classify
 from hauler.errors import InvalidArgument, PermanentError, Unsupported
+from hauler.progress import ProgressFn
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ pytestmark = pytest.mark.integration
 
 BODY = os.urandom(6 * 1024 * 1024 + 5)
 SHA = hashlib.sha256(BODY).hexdigest()
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    server = LoopbackServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

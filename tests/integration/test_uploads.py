@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import itertools
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,20 +33,13 @@ from hauler.uploads.s3 import S3Destination
 from hauler.uploads.settings import UploadSettings
 from tests.integration.http_server import LoopbackServer, free_port
 from tests.integration.s3_server import KEY_ID, REGION, SECRET, MotoServer
-from tests.integration.services import missing, wait_for
+from tests.integration.services import tmpfs, wait_for
 from tests.integration.upload_contract import Landed, UploadDestinationContract, a_file
 
 pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
 LOOPBACK = ("127.0.0.1",)
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    server = LoopbackServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -111,20 +103,11 @@ class TestFileContract(UploadDestinationContract):
 
     @pytest.fixture
     def full_disk(self, tmp_path: Path) -> Iterator[Path]:
-        """A 64 KiB tmpfs, filled up (mounting needs root)."""
-        disk = tmp_path / "full"
-        disk.mkdir()
-        mounted = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
-            capture_output=True,
-            check=False,
-        )
-        if mounted.returncode != 0:
-            missing(f"a tmpfs mount for the full-disk test ({mounted.stderr.decode().strip()})")
-        with contextlib.suppress(OSError), (disk / "filler").open("wb") as filler:
-            filler.write(b"\0" * 1024 * 1024)
-        yield disk
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+        """A 64 KiB disk, filled up."""
+        with tmpfs(tmp_path / "full", "64k") as disk:
+            with contextlib.suppress(OSError), (disk / "filler").open("wb") as filler:
+                filler.write(b"\0" * 1024 * 1024)
+            yield disk
 
     @pytest.fixture
     def down_destination(self, full_disk: Path) -> UploadDestination:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import Progress
 from hauler.errors import InvalidArgument, PermanentError, RetryableError
+from hauler.progress import Progress
 from hauler.uploads.base import Upload, UploadDestination
 from hauler.uploads.service import content_type
 

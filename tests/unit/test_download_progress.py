@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hauler.downloads.clients.base import Progress
-from hauler.downloads.progress import Throttled
+from hauler.progress import Progress, Throttled
 
 
 def test_reports_at_most_once_a_second_and_always_the_end() -> None:

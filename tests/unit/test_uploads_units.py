@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import Progress
 from hauler.errors import (
     ConfigurationError,
     InvalidArgument,
@@ -18,9 +17,10 @@ from hauler.errors import (
     RetryableError,
     Unsupported,
 )
+from hauler.progress import Meter, Progress
 from hauler.settings import Settings
 from hauler.uploads import service
-from hauler.uploads.base import Meter, Upload
+from hauler.uploads.base import Upload
 from hauler.uploads.file import FileDestination
 from hauler.uploads.http import StreamedBody, multipart_frame, redact, status_error
 from hauler.uploads.s3 import INSTALL_HINT, S3Destination, load_boto3, parse_s3, s3_error

@@ -11,10 +11,10 @@ import pytest
 from hauler.downloads.clients.base import ClientFailed, Job
 from hauler.downloads.clients.collect import SharedFolder, collect, owned
 from hauler.downloads.clients.nzbget import Verdict, reason, size_of, verdict
-from hauler.downloads.clients.polling import Meter
 from hauler.downloads.clients.sabnzbd import Stage, megabytes, stage
 from hauler.downloads.links import classify
 from hauler.downloads.nzb import BadNzb, Nzb, least_size, parse
+from hauler.progress import Meter, Progress
 from tests.integration.nntp_server import NntpServer
 from tests.integration.nzb_builder import post, render, split
 from tests.integration.yenc import YencError, decode_part, encode_part
@@ -214,11 +214,15 @@ def test_sabnzbd_megabytes_are_mebibytes() -> None:
 
 def test_the_meter_reports_the_rate_since_the_first_poll() -> None:
     now = [100.0]
-    meter = Meter(clock=lambda: now[0])
-    assert meter(1000, 10_000).rate == 0.0
+    seen: list[Progress] = []
+    meter = Meter(None, seen.append, start=None, clock=lambda: now[0])
+    meter.at(1000, 10_000)
+    assert seen[-1].rate == 0.0
     now[0] = 102.0
-    assert meter(5000, 10_000).rate == 2000.0
-    assert meter.finish(9000).done == 9000
+    meter.at(5000, 10_000)
+    assert seen[-1].rate == 2000.0
+    meter.finish(9000)
+    assert seen[-1].done == 9000
 
 
 # collecting results

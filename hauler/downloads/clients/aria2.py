@@ -18,17 +18,11 @@ from typing import Any
 
 from hauler.downloads.clients import staging
 from hauler.downloads.clients.aria2_rpc import Aria2Rpc, Aria2RpcError
-from hauler.downloads.clients.base import (
-    Affinity,
-    ClientFailed,
-    Finished,
-    Job,
-    Progress,
-    ProgressFn,
-)
+from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.links import Link, LinkKind
 from hauler.errors import HaulerError, RetryableError
+from hauler.progress import Progress, ProgressFn
 
 log = logging.getLogger(__name__)
 

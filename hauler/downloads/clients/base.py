@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Protocol
 
 from hauler.downloads.links import Link
 from hauler.errors import PermanentError, RetryableError
+from hauler.progress import ProgressFn
 
 
 class Affinity(IntEnum):
@@ -18,18 +18,6 @@ class Affinity(IntEnum):
     INCOMPATIBLE = 0
     COMPATIBLE = 1
     SPECIALIST = 2
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a transfer stands."""
-
-    done: int  # bytes so far
-    total: int | None  # bytes expected, when known
-    rate: float  # bytes per second, recent
-
-
-ProgressFn = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)

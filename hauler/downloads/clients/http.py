@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -22,11 +21,13 @@ from urllib.parse import urljoin
 
 import requests
 
-from hauler.downloads.clients.base import Affinity, Finished, Job, Progress, ProgressFn
+from hauler.downloads.clients.base import Affinity, Finished, Job
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.safety import check_address, name_from_url, safe_name
 from hauler.downloads.stream import CHUNK, ReadInto, copy_hashing
-from hauler.errors import InvalidArgument, PermanentError, RetryableError
+from hauler.errors import PermanentError, RetryableError
+from hauler.paths import sha256_of
+from hauler.progress import Meter, ProgressFn
 
 MAX_REDIRECTS = 5
 #: What a transfer that broke half-way raises; the partial file is kept for resume.
@@ -88,7 +89,7 @@ class HttpClient:
                 "name": name,
             }
             _save_state(partial, state)
-            digest = _hash_prefix(partial, offset)
+            digest = sha256_of(partial) if offset else hashlib.sha256()
             done = self._stream(response, partial, offset, digest, job, total, progress)
         if total is not None and done != total:
             raise RetryableError(f"{url}: got {done} of {total} bytes; will resume")
@@ -148,11 +149,18 @@ class HttpClient:
         total: int | None,
         progress: ProgressFn,
     ) -> int:
-        started = time.monotonic()
-        meter = _Meter(job, partial, offset, total, progress, started)
+        meter = Meter(total, progress, every=0.5, start=offset)
+        limit = job.max_bytes
+
+        def on_chunk(copied: int) -> None:
+            meter.at(offset + copied)
+            if limit is not None and meter.done > limit:
+                partial.unlink(missing_ok=True)
+                raise TooLarge(f"{job.link.url} passed max_bytes={limit} while streaming")
+
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if offset else os.O_TRUNC))
         try:
-            copied = copy_hashing(_body(response), fd, digest, meter)
+            copy_hashing(_body(response), fd, digest, on_chunk)
         except BROKEN as exc:
             raise RetryableError(
                 f"{job.link.url}: transfer broke after {meter.done} bytes "
@@ -166,38 +174,8 @@ class HttpClient:
             raise
         finally:
             os.close(fd)
-        done = offset + copied
-        progress(Progress(done, total, copied / max(time.monotonic() - started, 1e-6)))
-        return done
-
-
-class _Meter:
-    """Called after every chunk: enforces max_bytes and reports progress twice a second."""
-
-    def __init__(
-        self,
-        job: Job,
-        partial: Path,
-        offset: int,
-        total: int | None,
-        progress: ProgressFn,
-        started: float,
-    ) -> None:
-        self.job, self.partial, self.offset, self.total = job, partial, offset, total
-        self.progress, self.started, self.last = progress, started, 0.0
-        self.done = offset
-
-    def __call__(self, copied: int) -> None:
-        self.done = self.offset + copied
-        limit = self.job.max_bytes
-        if limit is not None and self.done > limit:
-            self.partial.unlink(missing_ok=True)
-            raise TooLarge(f"{self.job.link.url} passed max_bytes={limit} while streaming")
-        now = time.monotonic()
-        if now - self.last >= 0.5:
-            rate = copied / max(now - self.started, 1e-6)
-            self.progress(Progress(self.done, self.total, rate))
-            self.last = now
+        meter.finish()
+        return meter.done
 
 
 class _Chunks:
@@ -264,7 +242,7 @@ def _finish_complete_partial(partial: Path, url: str) -> Finished:
     sidecar = partial.with_suffix(".part.json")
     state = json.loads(sidecar.read_text()) if sidecar.exists() else {}
     if partial.exists() and state.get("total") == partial.stat().st_size:
-        digest = _hash_prefix(partial, partial.stat().st_size)
+        digest = sha256_of(partial)
         final = partial.with_suffix("")
         partial.replace(final)
         sidecar.unlink(missing_ok=True)
@@ -276,21 +254,3 @@ def _finish_complete_partial(partial: Path, url: str) -> Finished:
 
 def _save_state(partial: Path, state: dict[str, Any]) -> None:
     partial.with_suffix(".part.json").write_text(json.dumps(state))
-
-
-def _hash_prefix(partial: Path, offset: int) -> Any:
-    digest = hashlib.sha256()
-    if offset:
-        with partial.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-    return digest
-
-
-def check_filename(value: Any) -> str | None:
-    """Validate a caller's ``filename``: a plain, safe file name or None."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or safe_name(value) != value:
-        raise InvalidArgument("filename", f"{value!r} is not a plain file name")
-    return value

@@ -21,21 +21,14 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
-from hauler.downloads.clients.base import (
-    Affinity,
-    ClientFailed,
-    ClientUnavailable,
-    Finished,
-    Job,
-    ProgressFn,
-)
+from hauler.downloads.clients.base import Affinity, ClientFailed, ClientUnavailable, Finished, Job
 from hauler.downloads.clients.collect import collect, discard
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.nzbfile import read_nzb
-from hauler.downloads.clients.polling import Meter
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.nzb import YENC_SHRINK, least_size, parse
 from hauler.errors import HaulerError, PermanentError
+from hauler.progress import Meter, ProgressFn
 
 SETTING = "HAULER_DOWNLOADS_NZBGET_URL"
 MISSES = 3  # polls in a row that find the download nowhere before giving up
@@ -128,9 +121,9 @@ class NzbgetClient:
             self._add(job)
         elif found[0] == "history" and verdict(found[1].get("Status", "")) is Verdict.FAILED:
             self.call("editqueue", "HistoryRedownload", "", [found[1]["NZBID"]])
-        meter = Meter()
-        entry = self._wait(job, progress, meter)
-        return self._finish(entry, job, progress, meter)
+        meter = Meter(None, progress, start=None)
+        entry = self._wait(job, meter)
+        return self._finish(entry, job, meter)
 
     def call(self, method: str, *params: Any) -> Any:
         """One JSON-RPC call; its ``result``.
@@ -197,7 +190,7 @@ class NzbgetClient:
         if not isinstance(nzb_id, int) or nzb_id <= 0:
             raise ClientFailed(f"NZBGet refused {job.link.url} (append returned {nzb_id!r})")
 
-    def _wait(self, job: Job, progress: ProgressFn, meter: Meter) -> dict[str, Any]:
+    def _wait(self, job: Job, meter: Meter) -> dict[str, Any]:
         """Poll until the download reaches the history; report progress meanwhile."""
         misses = 0
         while True:
@@ -212,7 +205,7 @@ class NzbgetClient:
             if found is not None:
                 self._check_size(found[1], job)
                 total = size_of(found[1], "FileSize")
-                progress(meter(total - size_of(found[1], "RemainingSize"), total or None))
+                meter.at(total - size_of(found[1], "RemainingSize"), total or None)
             time.sleep(self.poll_interval)
 
     def _check_size(self, group: dict[str, Any], job: Job) -> None:
@@ -223,9 +216,7 @@ class NzbgetClient:
                 discard(Path(group["DestDir"]), job)
             raise TooLarge(f"{job.tag} is at least {least} bytes, over max_bytes={job.max_bytes}")
 
-    def _finish(
-        self, entry: dict[str, Any], job: Job, progress: ProgressFn, meter: Meter
-    ) -> Finished:
+    def _finish(self, entry: dict[str, Any], job: Job, meter: Meter) -> Finished:
         folder = entry.get("FinalDir") or entry.get("DestDir")
         if not folder:
             raise ClientFailed(f"NZBGet's history gives no folder for {job.tag}")
@@ -237,7 +228,7 @@ class NzbgetClient:
             raise ClientFailed(f"NZBGet could not download {job.link.url}: {text}")
         finished = collect(source, job, "NZBGet")
         self.call("editqueue", "HistoryFinalDelete", "", [entry["NZBID"]])
-        progress(meter.finish(finished.bytes))
+        meter.finish(finished.bytes)
         return finished
 
     def _warnings(self, nzb_id: int) -> list[str]:

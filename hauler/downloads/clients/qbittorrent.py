@@ -17,18 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from hauler.downloads.clients import staging
-from hauler.downloads.clients.base import (
-    Affinity,
-    ClientFailed,
-    Finished,
-    Job,
-    Progress,
-    ProgressFn,
-)
+from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.qbittorrent_api import QbittorrentApi
 from hauler.downloads.links import Link, LinkKind
 from hauler.errors import HaulerError, RetryableError
+from hauler.progress import Progress, ProgressFn
 
 log = logging.getLogger(__name__)
 

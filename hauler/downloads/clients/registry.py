@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from hauler.downloads.clients.base import DownloadClient
 from hauler.downloads.clients.http import HttpClient
+from hauler.downloads.settings import DownloadSettings
 from hauler.settings import Settings
 
 
 def configured_clients(settings: Settings) -> list[DownloadClient]:
-    """Every client whose endpoint is set, in-process HTTP first."""
-    config = settings.downloads
+    """Every client whose endpoint is set, in-process HTTP first.
+
+    Built once per process and kept: sessions, logins (qBittorrent's cookie, and its
+    memory of refused credentials) and connections serve every download after the first.
+    """
+    return list(_clients(settings.downloads))
+
+
+@lru_cache(maxsize=4)
+def _clients(config: DownloadSettings) -> tuple[DownloadClient, ...]:
     poll = config.poll_interval
     clients: list[DownloadClient] = [
         HttpClient(allow=config.allow_networks, timeout=config.http_timeout)
@@ -50,4 +61,4 @@ def configured_clients(settings: Settings) -> list[DownloadClient]:
                 allow=config.allow_networks,
             )
         )
-    return clients
+    return tuple(clients)

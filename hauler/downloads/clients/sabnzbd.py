@@ -21,21 +21,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from hauler.downloads.clients.base import (
-    Affinity,
-    ClientFailed,
-    ClientUnavailable,
-    Finished,
-    Job,
-    ProgressFn,
-)
+from hauler.downloads.clients.base import Affinity, ClientFailed, ClientUnavailable, Finished, Job
 from hauler.downloads.clients.collect import collect, discard
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.nzbfile import read_nzb
-from hauler.downloads.clients.polling import Meter
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.nzb import YENC_SHRINK, least_size, parse
 from hauler.errors import HaulerError, PermanentError
+from hauler.progress import Meter, ProgressFn
 
 SETTING_URL = "HAULER_DOWNLOADS_SABNZBD_URL"
 SETTING_KEY = "HAULER_DOWNLOADS_SABNZBD_API_KEY"
@@ -122,9 +115,9 @@ class SabnzbdClient:
             nzo_id = self._retry(found[1], job)
         else:
             nzo_id = found[1].get("nzo_id")
-        meter = Meter()
-        slot = self._wait(job, nzo_id, progress, meter)
-        return self._finish(slot, job, progress, meter)
+        meter = Meter(None, progress, start=None)
+        slot = self._wait(job, nzo_id, meter)
+        return self._finish(slot, job, meter)
 
     def call(
         self,
@@ -220,9 +213,7 @@ class SabnzbdClient:
             return self._add(job)
         return answer.get("nzo_id")
 
-    def _wait(
-        self, job: Job, nzo_id: str | None, progress: ProgressFn, meter: Meter
-    ) -> dict[str, Any]:
+    def _wait(self, job: Job, nzo_id: str | None, meter: Meter) -> dict[str, Any]:
         """Poll the queue, then the history, until the job is Completed or Failed."""
         misses = 0
         while True:
@@ -240,7 +231,7 @@ class SabnzbdClient:
                 if where == "queue":
                     self._check_size(slot, job)
                     total = megabytes(slot.get("mb"))
-                    progress(meter(total - megabytes(slot.get("mbleft")), total or None))
+                    meter.at(total - megabytes(slot.get("mbleft")), total or None)
             time.sleep(self.poll_interval)
 
     def _check_size(self, slot: dict[str, Any], job: Job) -> None:
@@ -249,9 +240,7 @@ class SabnzbdClient:
             self.call("queue", {"name": "delete", "value": slot["nzo_id"], "del_files": 1})
             raise TooLarge(f"{job.tag} is at least {least} bytes, over max_bytes={job.max_bytes}")
 
-    def _finish(
-        self, slot: dict[str, Any], job: Job, progress: ProgressFn, meter: Meter
-    ) -> Finished:
+    def _finish(self, slot: dict[str, Any], job: Job, meter: Meter) -> Finished:
         if stage(slot.get("status", "")) is Stage.FAILED:
             self._forget(slot, job)
             message = slot.get("fail_message") or slot.get("status")
@@ -260,7 +249,7 @@ class SabnzbdClient:
             raise ClientFailed(f"SABnzbd reports {job.tag} complete but gives no storage folder")
         finished = collect(Path(slot["storage"]), job, "SABnzbd")
         self._forget(slot, job, keep_files=True)
-        progress(meter.finish(finished.bytes))
+        meter.finish(finished.bytes)
         return finished
 
     def _forget(self, slot: dict[str, Any], job: Job, keep_files: bool = False) -> None:

@@ -1,9 +1,10 @@
-"""Progress of running transfers: throttled to once a second, published where people look.
+"""Progress of running transfers: measured, throttled, published where people look.
 
-A transfer's progress goes to two places: the running task's state (``PROGRESS`` with
-``bytes``, ``total``, ``rate``, ``eta``), which any result reader sees, and the board in
-Redis (``hauler:transfers:active``, one JSON entry per task id), which ``hauler
-transfers`` lists without knowing task ids.
+A downloader or uploader counts bytes with a :class:`Meter`, which turns them into
+:class:`Progress` (done, total, rate). A running task's progress goes to two places: the
+task's state (``PROGRESS`` with ``bytes``, ``total``, ``rate``, ``eta``), which any
+result reader sees, and the board in Redis (``hauler:transfers:active``, one JSON entry
+per task id), which ``hauler transfers`` lists without knowing task ids.
 """
 
 from __future__ import annotations
@@ -11,15 +12,81 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from hauler.downloads.clients.base import Progress
-
 Report = Callable[[dict[str, Any]], None]
 BOARD_KEY = "hauler:transfers:active"
 STALE_SECONDS = 300  # an entry not updated for this long belongs to a dead worker
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a transfer stands."""
+
+    done: int  # bytes so far
+    total: int | None  # bytes expected, when known
+    rate: float  # bytes per second, the mean since counting began
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class Meter:
+    """Turns a running byte count into Progress reports, at most one per ``every`` seconds.
+
+    The rate is the mean since counting began: from construction, with ``start`` bytes
+    already there (a resumed file), or — with ``start=None``, for counts polled from a
+    peer program — from the first count. ``finish`` always reports.
+
+    Call it from the thread that runs the task (Celery's task state is per thread).
+    """
+
+    def __init__(
+        self,
+        total: int | None,
+        progress: ProgressFn,
+        *,
+        every: float = 0.0,
+        start: int | None = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total = total
+        self.progress = progress
+        self.every = every
+        self.clock = clock
+        self.done = start or 0
+        self._base = None if start is None else (clock(), start)
+        self._last = float("-inf")
+
+    def add(self, count: int) -> None:
+        """Note ``count`` more bytes."""
+        self.at(self.done + count)
+
+    def at(self, done: int, total: int | None = None) -> None:
+        """Note that ``done`` bytes (of ``total``, when it becomes known) are there so far."""
+        now = self.clock()
+        if self._base is None:
+            self._base = (now, done)
+        self.done = done
+        self.total = self.total if total is None else total
+        if now - self._last >= self.every:
+            self._report(now)
+
+    def finish(self, size: int | None = None) -> None:
+        """Report the final count (``size`` bytes of ``size``, when given), whatever the time."""
+        if size is not None:
+            self.done = self.total = size
+        self._report(self.clock())
+
+    def _report(self, now: float) -> None:
+        self._last = now
+        since, base = self._base or (now, self.done)
+        elapsed = now - since
+        rate = max(self.done - base, 0) / elapsed if elapsed > 0 else 0.0
+        self.progress(Progress(self.done, self.total, rate))
 
 
 class Throttled:
