@@ -13,6 +13,7 @@ from hauler.progress import Board, task_reporter
 from hauler.settings import get_settings
 from tasks._ping import queue_ping
 from workers.base import hauler_task
+from workers.classify import is_retryable
 
 ping = queue_ping("downloads")
 
@@ -36,15 +37,16 @@ def fetch(
     board = Board(broker.shared(settings.broker_url))
 
     def chosen(name: str, reason: str) -> None:
-        activity.emit("download.client-chosen", client=name, reason=reason, url=request.link.url)
+        activity.emit("download.client-chosen", client=name, reason=reason, url=request.link.shown)
 
     try:
         result = service.fetch(
             settings,
             request,
             task_id=task_id,
-            progress=task_reporter(board, task_id, "download", request.link.url),
+            progress=task_reporter(board, task_id, "download", request.link.shown),
             on_choice=chosen,
+            retried=_will_retry,
         )
     finally:
         board.clear(task_id)
@@ -54,3 +56,10 @@ def fetch(
     if steps:
         result["then"] = start_chain(steps, result["path"])
     return result
+
+
+def _will_retry(exc: BaseException) -> bool:
+    """True when the task decorator will retry after ``exc`` (a transient error, retries left),
+    so the staging directory and its partial file stay for the next attempt."""
+    task = current_task
+    return is_retryable(exc, task.retry_on) and task.request.retries < task.max_retries

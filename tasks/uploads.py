@@ -8,9 +8,9 @@ from celery import current_task
 
 from hauler import activity, broker
 from hauler.progress import Board, task_reporter
+from hauler.redact import redact_url
 from hauler.settings import get_settings
 from hauler.uploads import service
-from hauler.uploads.http import redact
 from tasks._ping import queue_ping
 from workers.base import hauler_task
 
@@ -33,7 +33,7 @@ def push(
             delete_after=delete_after,
             method=method,
             task_id=task_id,
-            progress=task_reporter(board, task_id, "upload", redact(str(destination))),
+            progress=task_reporter(board, task_id, "upload", redact_url(str(destination))),
         )
     finally:
         board.clear(task_id)

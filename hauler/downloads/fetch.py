@@ -8,18 +8,19 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hauler import broker
-from hauler.downloads import selection
-from hauler.downloads.clients.base import DownloadClient, Finished, Job
+from hauler.downloads import modes, selection
+from hauler.downloads.clients.base import DownloadClient, Finished, Job, TooLarge
 from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
-from hauler.downloads.safety import check_address, inside, safe_name
-from hauler.errors import InvalidArgument, PermanentError
+from hauler.downloads.redirects import final_url
+from hauler.downloads.safety import inside, safe_name
+from hauler.errors import InvalidArgument, PermanentError, RetryableError
 from hauler.paths import file_sha256, file_under_roots
 from hauler.progress import ProgressFn
 from hauler.settings import Settings
@@ -82,6 +83,11 @@ def _check_local(settings: Settings, link: Link) -> None:
     file_under_roots(link.url, roots, "HAULER_DOWNLOADS_INPUT_ROOTS", argument="url")
 
 
+def will_retry(exc: BaseException) -> bool:
+    """Without a task to ask: a retryable error is retried (the partial is worth keeping)."""
+    return isinstance(exc, RetryableError)
+
+
 def fetch(
     settings: Settings,
     request: Request,
@@ -90,8 +96,13 @@ def fetch(
     progress: ProgressFn,
     clients: list[DownloadClient] | None = None,
     on_choice: Callable[[str, str], None] | None = None,
+    retried: Callable[[BaseException], bool] = will_retry,
 ) -> dict[str, Any]:
     """Download ``request`` and return where it landed.
+
+    The job's staging directory (``HAULER_STAGING_DIR/<task id>``) goes when the download
+    is placed, and when it fails for good; it stays, with any partial file for resume,
+    when ``retried(exc)`` says the failure will be tried again.
 
     Returns:
         ``{"download_id", "path", "bytes", "sha256", "client", "reason", "seconds"}``.
@@ -102,27 +113,36 @@ def fetch(
     chosen, reason = selection.choose(request.link, clients, request.client, store)
     if on_choice:
         on_choice(chosen.name, reason)
-    if _fetched_by_peer(request.link, chosen):
-        check_address(request.link.url, settings.downloads.allow_networks)
+    link = request.link
+    if _fetched_by_peer(link, chosen):
+        downloads = settings.downloads
+        link = replace(
+            link, url=final_url(link.url, downloads.allow_networks, downloads.http_timeout)
+        )
     workdir = settings.staging_dir / safe_name(task_id)
     workdir.mkdir(parents=True, exist_ok=True)
     job = Job(
-        request.link,
+        link,
         workdir,
         tag=f"hauler-{task_id}",
         max_bytes=request.max_bytes,
         filename=request.filename,
     )
-    with selection.track(store, chosen.name):
-        finished = chosen.download(job, progress)
-    digest = _verify(finished, request)
-    final = _place(finished.path, request.dest, digest)
+    try:
+        with selection.track(store, chosen.name):
+            finished = chosen.download(job, progress)
+        digest = _verify(finished, request)
+        final = _place(finished.path, request.dest, digest)
+    except Exception as exc:
+        if not retried(exc):
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     shutil.rmtree(workdir, ignore_errors=True)
     seconds = round(time.monotonic() - started, 3)
     size = _size(final)
     row = Download(
         task_id=task_id,
-        url=request.link.url,
+        url=request.link.shown,
         client=chosen.name,
         reason=reason,
         path=str(final),
@@ -143,7 +163,8 @@ def fetch(
 
 
 def _fetched_by_peer(link: Link, client: DownloadClient) -> bool:
-    """A URL another program will fetch: guard it here (the HTTP client checks every hop)."""
+    """A URL another program will fetch: its redirects are followed and checked here first
+    (the in-process HTTP client checks every hop itself; magnets have no URL to fetch)."""
     return not link.local and link.kind is not LinkKind.MAGNET and client.name != "http"
 
 
@@ -154,7 +175,10 @@ def _verify(finished: Finished, request: Request) -> str:
         digest = finished.sha256 or file_sha256(finished.path)
     if request.max_bytes is not None and _size(finished.path) > request.max_bytes:
         _remove(finished.path)
-        raise PermanentError(f"download is larger than max_bytes={request.max_bytes}")
+        raise TooLarge(
+            f"{request.link.shown} gave {_size(finished.path)} bytes, "
+            f"more than max_bytes={request.max_bytes}"
+        )
     if request.sha256 and digest != request.sha256:
         _remove(finished.path)
         raise ChecksumMismatch(f"sha256 is {digest}, expected {request.sha256}")
@@ -162,8 +186,13 @@ def _verify(finished: Finished, request: Request) -> str:
 
 
 def _place(source: Path, dest_dir: Path, digest: str) -> Path:
-    """Move ``source`` into ``dest_dir`` atomically, never overwriting a different file."""
+    """Move ``source`` into ``dest_dir`` atomically, never overwriting a different file.
+
+    The result gets the default modes (files 0644, directories 0755 under umask 022),
+    whichever client wrote it.
+    """
     dest_dir.mkdir(parents=True, exist_ok=True)
+    modes.normalise(source)
     target = dest_dir / source.name
     counter = 1
     while target.exists():

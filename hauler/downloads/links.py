@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from hauler.errors import InvalidArgument, Unsupported
+from hauler.redact import redact_url
 
 
 class LinkKind(Enum):
@@ -28,6 +29,11 @@ class Link:
     url: str  # as given (a local path for local .torrent/.nzb files)
     local: bool = False  # True when ``url`` is a file on this machine
     info_hash: str | None = None  # for magnets
+
+    @property
+    def shown(self) -> str:
+        """``url`` as messages, logs and events show it: passwords and secret values masked."""
+        return redact_url(self.url)
 
 
 CLOUD_HOSTS = re.compile(
@@ -61,7 +67,7 @@ def classify(url: str) -> Link:
             f"unsupported scheme {scheme or '(none)'!r} in url (http, https, ftp, magnet)"
         )
     if not parts.hostname:
-        raise InvalidArgument("url", f"{url!r} has no host")
+        raise InvalidArgument("url", f"{redact_url(url)!r} has no host")
     if CLOUD_HOSTS.search(parts.hostname.lower()):
         raise Unsupported(
             f"cloud-drive share links ({parts.hostname}) are not supported: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
+from urllib.parse import unquote, urlsplit
 
 from hauler.settings import EnvReader
 
@@ -28,6 +29,21 @@ class DownloadSettings:
     sabnzbd_url: str = ""  # SABnzbd API, e.g. http://127.0.0.1:8085/api
     sabnzbd_api_key: str = ""  # SABnzbd API key
     sabnzbd_category: str = ""  # SABnzbd category for Hauler's jobs ("" = default)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The configured secrets: aria2's token, the qBittorrent and NZBGet passwords, the
+        SABnzbd API key (to be masked wherever they would appear)."""
+        nzbget_password = unquote(urlsplit(self.nzbget_url).password or "")
+        return tuple(
+            s
+            for s in (
+                self.aria2_secret,
+                self.qbittorrent_password,
+                nzbget_password,
+                self.sabnzbd_api_key,
+            )
+            if s
+        )
 
     @classmethod
     def from_env(cls, reader: EnvReader) -> Self:

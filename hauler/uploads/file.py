@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from hauler.errors import InvalidArgument, PermanentError, RetryableError
 from hauler.paths import file_sha256
 from hauler.progress import Meter, ProgressFn
+from hauler.redact import redact_url
 from hauler.uploads.base import CHUNK, Sent, Upload
 
 _TRANSIENT = (errno.ENOSPC, errno.EDQUOT)  # a fuller disk may have room later
@@ -49,17 +50,21 @@ class FileDestination:
         """
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
-            raise InvalidArgument("destination", f"{url!r} is not file:///absolute/path")
+            raise InvalidArgument(
+                "destination", f"{redact_url(url)!r} is not file:///absolute/path"
+            )
         raw = unquote(parts.path)
         if not raw.startswith("/") or "\0" in raw:
-            raise InvalidArgument("destination", f"{url!r} is not file:///absolute/path")
+            raise InvalidArgument(
+                "destination", f"{redact_url(url)!r} is not file:///absolute/path"
+            )
         path = Path(raw)
         if raw.endswith("/") or path.is_dir():
             directory, filename = path, name
         else:
             directory, filename = path.parent, path.name
         if filename in ("", ".", ".."):
-            raise InvalidArgument("destination", f"{url!r} does not name a file")
+            raise InvalidArgument("destination", f"{redact_url(url)!r} does not name a file")
         directory = directory.resolve()
         if not any(directory.is_relative_to(root) for root in self.roots):
             allowed = ", ".join(str(root) for root in self.roots)

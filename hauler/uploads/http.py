@@ -13,13 +13,14 @@ import re
 import secrets
 from collections.abc import Sequence
 from typing import BinaryIO
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from hauler.downloads.safety import check_address
 from hauler.errors import HaulerError, InvalidArgument, PermanentError, RetryableError
 from hauler.progress import Meter, ProgressFn
+from hauler.redact import redact_url
 from hauler.uploads.base import SHA256_HEADER, Sent, Upload
 
 FIELD = "file"  # the multipart field that carries the file in a POST
@@ -45,11 +46,13 @@ class HttpDestination:
         parts = urlsplit(url)
         host = parts.hostname or ""
         if parts.scheme.lower() not in self.schemes or not _HOST.fullmatch(host):
-            raise InvalidArgument("destination", f"{url!r} is not an http(s) URL with a host")
+            raise InvalidArgument(
+                "destination", f"{redact_url(url)!r} is not an http(s) URL with a host"
+            )
         try:
             parts.port  # noqa: B018 - raises ValueError for a bad port
         except ValueError:
-            raise InvalidArgument("destination", f"{url!r} has a bad port") from None
+            raise InvalidArgument("destination", f"{redact_url(url)!r} has a bad port") from None
 
     def send(self, upload: Upload, progress: ProgressFn) -> Sent:
         self.validate(upload.url)
@@ -66,13 +69,13 @@ class HttpDestination:
         with body:
             response = self._request(upload.url, body, headers)
         with response:
-            error = status_error(response.status_code, redact(upload.url), response.reason)
+            error = status_error(response.status_code, redact_url(upload.url), response.reason)
             if error:
                 raise error
         if body.sent != upload.size or body.digest.hexdigest() != upload.sha256:
             raise RetryableError(f"{upload.path} changed while it was sent; will send again")
         meter.finish()
-        return Sent(redact(upload.url), upload.size, etag=response.headers.get("ETag"))
+        return Sent(redact_url(upload.url), upload.size, etag=response.headers.get("ETag"))
 
     def _body(self, upload: Upload, meter: Meter) -> StreamedBody:
         if self.method == "PUT":
@@ -95,9 +98,9 @@ class HttpDestination:
                 timeout=(self.timeout, self.timeout),
             )
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise RetryableError(f"{redact(url)}: {exc.__class__.__name__}: {exc}") from None
+            raise RetryableError(f"{redact_url(url)}: {exc.__class__.__name__}: {exc}") from None
         except requests.exceptions.RequestException as exc:
-            raise PermanentError(f"{redact(url)}: {exc.__class__.__name__}: {exc}") from None
+            raise PermanentError(f"{redact_url(url)}: {exc.__class__.__name__}: {exc}") from None
 
 
 class StreamedBody:
@@ -179,18 +182,6 @@ def status_error(status: int, url: str, reason: str) -> HaulerError | None:
     if 300 <= status < 400:
         return PermanentError(f"{url}: HTTP {status} {reason}; uploads do not follow redirects")
     return PermanentError(f"{url}: HTTP {status} {reason}")
-
-
-def redact(url: str) -> str:
-    """``url`` without a password, fit for results, logs and the activity log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = quote(parts.username or "", safe="")
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _guard(url: str, allow: Sequence[str]) -> None:

@@ -22,6 +22,7 @@ from hauler.errors import (
     RetryableError,
 )
 from hauler.progress import Meter, ProgressFn
+from hauler.redact import register_secret
 from hauler.uploads.base import SHA256_METADATA, Sent, Upload
 from hauler.uploads.settings import UploadSettings
 
@@ -89,6 +90,7 @@ class S3Destination:
     schemes: tuple[str, ...] = ("s3",)
 
     def __init__(self, settings: UploadSettings) -> None:
+        register_secret(*settings.secrets())  # never in an error, result or log line
         self.settings = settings
         self._client: Any = None
 

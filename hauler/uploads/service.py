@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from hauler.errors import InvalidArgument, RetryableError, Unsupported
 from hauler.paths import file_sha256, file_under_roots
 from hauler.progress import ProgressFn
+from hauler.redact import redact_text
 from hauler.settings import Settings
 from hauler.uploads import receipts
 from hauler.uploads.base import Sent, Upload, UploadDestination
@@ -152,7 +153,7 @@ def _destination(value: Any) -> str:
         raise InvalidArgument(
             "destination",
             f"must be a URL such as file:///dir/, https://host/path or s3://bucket/key, "
-            f"got {value!r}",
+            f"got {redact_text(repr(value))}",
         )
     return value
 

@@ -57,6 +57,10 @@ class UploadSettings:
         reader.problems.extend(settings._problems())
         return settings
 
+    def secrets(self) -> tuple[str, ...]:
+        """The configured secrets (the S3 secret key), to be masked wherever they appear."""
+        return (self.s3_secret_access_key,) if self.s3_secret_access_key else ()
+
     def _problems(self) -> list[str]:
         problems = []
         if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):

@@ -18,11 +18,12 @@ from hauler.errors import (
     Unsupported,
 )
 from hauler.progress import Meter, Progress
+from hauler.redact import redact_url
 from hauler.settings import Settings
 from hauler.uploads import service
 from hauler.uploads.base import Upload
 from hauler.uploads.file import FileDestination
-from hauler.uploads.http import StreamedBody, multipart_frame, redact, status_error
+from hauler.uploads.http import StreamedBody, multipart_frame, status_error
 from hauler.uploads.s3 import INSTALL_HINT, S3Destination, load_boto3, parse_s3, s3_error
 from hauler.uploads.settings import UploadSettings
 
@@ -179,9 +180,9 @@ def test_bad_s3_urls_are_refused(url: str):
 
 
 def test_passwords_are_hidden_in_reported_urls():
-    assert redact("https://user:pw@host:8443/p?q") == "https://user:***@host:8443/p?q"
-    assert redact("https://host/p") == "https://host/p"
-    assert redact("http://u:pw@[::1]:80/p") == "http://u:***@[::1]:80/p"
+    assert redact_url("https://user:pw@host:8443/p?q") == "https://user:***@host:8443/p?q"
+    assert redact_url("https://host/p") == "https://host/p"
+    assert redact_url("http://u:pw@[::1]:80/p") == "http://u:***@[::1]:80/p"
 
 
 # --- what peers' answers mean -----------------------------------------------------------------

@@ -18,11 +18,11 @@ from typing import Any
 
 from hauler.downloads.clients import staging
 from hauler.downloads.clients.aria2_rpc import Aria2Rpc, Aria2RpcError
-from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job
-from hauler.downloads.clients.http import TooLarge
+from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job, TooLarge
 from hauler.downloads.links import Link, LinkKind
 from hauler.errors import HaulerError, RetryableError
 from hauler.progress import Progress, ProgressFn
+from hauler.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def failure(status: dict[str, Any]) -> HaulerError:
     """
     code = int(status.get("errorCode") or 1)
     message = status.get("errorMessage") or "no message"
-    text = f"aria2 error {code}: {message}"
+    text = redact_text(f"aria2 error {code}: {message}")
     if code == 22:
         match = _HTTP_STATUS.search(message)
         http = int(match.group(1)) if match else 500
@@ -171,7 +171,7 @@ class Aria2Client:
         except Aria2RpcError as exc:
             if self.rpc.status(gid) is not None:
                 return  # a worker with the same tag added it a moment ago: follow that one
-            raise ClientFailed(f"aria2 refused {link.url}: {exc.message}") from None
+            raise ClientFailed(redact_text(f"aria2 refused {link.url}: {exc.message}")) from None
 
     def _wait(self, gid: str, job: Job, progress: ProgressFn) -> dict[str, Any]:
         """Poll until the transfer (or the one it is ``followedBy``) completes; its status."""
@@ -265,4 +265,4 @@ def _check(status: dict[str, Any], job: Job) -> None:
         raise ClientFailed(f"transfer {status['gid']} ({job.tag}) was removed from aria2")
     size = max(int(status["totalLength"]), int(status["completedLength"]))
     if job.max_bytes is not None and size > job.max_bytes:
-        raise TooLarge(f"{job.link.url} is {size} bytes, more than max_bytes={job.max_bytes}")
+        raise TooLarge(f"{job.link.shown} is {size} bytes, more than max_bytes={job.max_bytes}")

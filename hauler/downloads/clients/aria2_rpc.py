@@ -9,6 +9,7 @@ import requests
 
 from hauler.downloads.clients.base import ClientUnavailable
 from hauler.errors import PermanentError
+from hauler.redact import redact_url
 
 SECRET_SETTING = "HAULER_DOWNLOADS_ARIA2_SECRET"
 
@@ -31,6 +32,7 @@ class Aria2Rpc:
 
     def __init__(self, url: str, secret: str, timeout: float = 10.0) -> None:
         self.url = url
+        self.shown = redact_url(url)  # the endpoint as messages show it
         self.secret = secret
         self.timeout = timeout
         self.session = requests.Session()
@@ -55,18 +57,18 @@ class Aria2Rpc:
             answer = response.json()
         except requests.exceptions.RequestException as exc:
             raise ClientUnavailable(
-                f"aria2 at {self.url} does not answer ({exc.__class__.__name__})"
+                f"aria2 at {self.shown} does not answer ({exc.__class__.__name__})"
             ) from None
         except ValueError:
             raise ClientUnavailable(
-                f"aria2 at {self.url} answered HTTP {response.status_code} without JSON"
+                f"aria2 at {self.shown} answered HTTP {response.status_code} without JSON"
             ) from None
         error = answer.get("error") if isinstance(answer, dict) else None
         if error:
             message = str(error.get("message", ""))
             if message == "Unauthorized":
                 raise WrongSecret(
-                    f"aria2 at {self.url} refused the RPC secret: set {SECRET_SETTING} "
+                    f"aria2 at {self.shown} refused the RPC secret: set {SECRET_SETTING} "
                     "to the value of its --rpc-secret"
                 )
             raise Aria2RpcError(method, int(error.get("code", 0)), message)

@@ -44,6 +44,10 @@ class ClientFailed(PermanentError):
     """Raised when a client reports the transfer failed for good (bad link, missing data)."""
 
 
+class TooLarge(PermanentError):
+    """Raised when a download is (or turns out to be) larger than ``max_bytes``."""
+
+
 class ClientUnavailable(RetryableError):
     """Raised when a client cannot be reached or refuses work for now."""
 

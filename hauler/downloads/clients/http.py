@@ -21,13 +21,15 @@ from urllib.parse import urljoin
 
 import requests
 
-from hauler.downloads.clients.base import Affinity, Finished, Job
+from hauler.downloads.clients.base import Affinity, Finished, Job, TooLarge
 from hauler.downloads.links import Link, LinkKind
+from hauler.downloads.modes import FILE_MODE
 from hauler.downloads.safety import check_address, name_from_url, safe_name
 from hauler.downloads.stream import CHUNK, ReadInto, copy_hashing
 from hauler.errors import PermanentError, RetryableError
 from hauler.paths import sha256_of
 from hauler.progress import Meter, ProgressFn
+from hauler.redact import redact_text, redact_url
 
 MAX_REDIRECTS = 5
 #: What a transfer that broke half-way raises; the partial file is kept for resume.
@@ -43,10 +45,6 @@ _FILENAME = re.compile(r'filename\s*=\s*"?([^";]+)"?', re.IGNORECASE)
 
 class DiskFull(RetryableError):
     """Raised when the staging disk is full; the partial file is kept for resume."""
-
-
-class TooLarge(PermanentError):
-    """Raised when a download is larger than ``max_bytes``."""
 
 
 class HttpClient:
@@ -79,10 +77,12 @@ class HttpClient:
             offset = self._resume_offset(response, partial)
             total = _total(response, offset)
             if job.max_bytes is not None and total is not None and total > job.max_bytes:
-                raise TooLarge(f"{url} is {total} bytes, more than max_bytes={job.max_bytes}")
+                raise TooLarge(
+                    f"{redact_url(url)} is {total} bytes, more than max_bytes={job.max_bytes}"
+                )
             _check_room(job.workdir, (total or 0) - offset, url)
             state = {
-                "url": url,
+                "url": redact_url(url),  # the sidecar never holds a password
                 "etag": response.headers.get("ETag"),
                 "last_modified": response.headers.get("Last-Modified"),
                 "total": total,
@@ -92,7 +92,7 @@ class HttpClient:
             digest = sha256_of(partial) if offset else hashlib.sha256()
             done = self._stream(response, partial, offset, digest, job, total, progress)
         if total is not None and done != total:
-            raise RetryableError(f"{url}: got {done} of {total} bytes; will resume")
+            raise RetryableError(f"{redact_url(url)}: got {done} of {total} bytes; will resume")
         final = job.workdir / name
         partial.replace(final)
         partial.with_suffix(".part.json").unlink(missing_ok=True)
@@ -108,22 +108,26 @@ class HttpClient:
                     url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=False
                 )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                raise RetryableError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+                raise RetryableError(
+                    redact_text(f"{url}: {exc.__class__.__name__}: {exc}")
+                ) from None
             except requests.exceptions.RequestException as exc:
-                raise PermanentError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+                raise PermanentError(
+                    redact_text(f"{url}: {exc.__class__.__name__}: {exc}")
+                ) from None
             if response.is_redirect:
                 response.close()
                 url = urljoin(url, response.headers["Location"])
                 continue
             _raise_for_status(response, url)
             return response, url
-        raise PermanentError(f"{url}: more than {MAX_REDIRECTS} redirects")
+        raise PermanentError(f"{redact_url(url)}: more than {MAX_REDIRECTS} redirects")
 
     def _resume_headers(self, workdir: Path, url: str) -> dict[str, str]:
         for sidecar in workdir.glob("*.part.json"):
             state = json.loads(sidecar.read_text())
             partial = sidecar.with_name(sidecar.name.removesuffix(".json"))
-            if state.get("url") != url or not partial.exists():
+            if state.get("url") != redact_url(url) or not partial.exists():
                 continue
             validator = state.get("etag") or state.get("last_modified")
             headers = {"Range": f"bytes={partial.stat().st_size}-"}
@@ -156,14 +160,15 @@ class HttpClient:
             meter.at(offset + copied)
             if limit is not None and meter.done > limit:
                 partial.unlink(missing_ok=True)
-                raise TooLarge(f"{job.link.url} passed max_bytes={limit} while streaming")
+                raise TooLarge(f"{job.link.shown} passed max_bytes={limit} while streaming")
 
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if offset else os.O_TRUNC))
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if offset else os.O_TRUNC)
+        fd = os.open(partial, flags, FILE_MODE)
         try:
             copy_hashing(_body(response), fd, digest, on_chunk)
         except BROKEN as exc:
             raise RetryableError(
-                f"{job.link.url}: transfer broke after {meter.done} bytes "
+                f"{job.link.shown}: transfer broke after {meter.done} bytes "
                 f"({exc.__class__.__name__}); the partial file is kept for resume"
             ) from None
         except OSError as exc:
@@ -208,7 +213,8 @@ def _check_room(workdir: Path, needed: int, url: str) -> None:
     free = shutil.disk_usage(workdir).free
     if needed > free:
         raise DiskFull(
-            f"{url} needs {needed} more bytes but the staging disk ({workdir}) has {free} free"
+            f"{redact_url(url)} needs {needed} more bytes "
+            f"but the staging disk ({workdir}) has {free} free"
         )
 
 
@@ -218,8 +224,8 @@ def _raise_for_status(response: requests.Response, url: str) -> None:
         return
     response.close()
     if status in (408, 425, 429) or status >= 500:
-        raise RetryableError(f"{url}: HTTP {status}")
-    raise PermanentError(f"{url}: HTTP {status} {response.reason}")
+        raise RetryableError(f"{redact_url(url)}: HTTP {status}")
+    raise PermanentError(f"{redact_url(url)}: HTTP {status} {response.reason}")
 
 
 def _total(response: requests.Response, offset: int) -> int | None:
@@ -249,7 +255,7 @@ def _finish_complete_partial(partial: Path, url: str) -> Finished:
         return Finished(path=final, bytes=final.stat().st_size, sha256=digest.hexdigest())
     partial.unlink(missing_ok=True)
     sidecar.unlink(missing_ok=True)
-    raise RetryableError(f"{url}: range not satisfiable; restarting from zero")
+    raise RetryableError(f"{redact_url(url)}: range not satisfiable; restarting from zero")
 
 
 def _save_state(partial: Path, state: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from hauler.downloads.clients.base import ClientUnavailable
 from hauler.downloads.links import Link
 from hauler.downloads.safety import check_address
 from hauler.errors import PermanentError
+from hauler.redact import redact_text, redact_url
 
 MAX_NZB_BYTES = 64 * 1024 * 1024  # an index this large is not an .nzb
 MAX_REDIRECTS = 5
@@ -43,7 +44,7 @@ def read_nzb(link: Link, timeout: float = 30.0, allow: Sequence[str] = ()) -> by
             url = urljoin(url, response.headers["Location"])
             continue
         return _body(response, url)
-    raise PermanentError(f"{link.url}: more than {MAX_REDIRECTS} redirects")
+    raise PermanentError(f"{link.shown}: more than {MAX_REDIRECTS} redirects")
 
 
 def _read_local(path: Path) -> bytes:
@@ -61,20 +62,24 @@ def _get(url: str, timeout: float) -> requests.Response:
             url, timeout=timeout, stream=True, allow_redirects=False, headers=HEADERS
         )
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise ClientUnavailable(f"{url}: {exc.__class__.__name__}") from None
+        raise ClientUnavailable(f"{redact_url(url)}: {exc.__class__.__name__}") from None
     except requests.exceptions.RequestException as exc:
-        raise PermanentError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+        raise PermanentError(redact_text(f"{url}: {exc.__class__.__name__}: {exc}")) from None
 
 
 def _body(response: requests.Response, url: str) -> bytes:
     with response:
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
-            raise ClientUnavailable(f"{url}: HTTP {response.status_code}")
+            raise ClientUnavailable(f"{redact_url(url)}: HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise PermanentError(f"{url}: HTTP {response.status_code} {response.reason}")
+            raise PermanentError(
+                f"{redact_url(url)}: HTTP {response.status_code} {response.reason}"
+            )
         content = bytearray()
         for chunk in response.iter_content(chunk_size=256 * 1024):
             content.extend(chunk)
             if len(content) > MAX_NZB_BYTES:
-                raise PermanentError(f"{url} is larger than {MAX_NZB_BYTES} bytes; not an .nzb")
+                raise PermanentError(
+                    f"{redact_url(url)} is larger than {MAX_NZB_BYTES} bytes; not an .nzb"
+                )
         return bytes(content)

@@ -21,14 +21,21 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
-from hauler.downloads.clients.base import Affinity, ClientFailed, ClientUnavailable, Finished, Job
+from hauler.downloads.clients.base import (
+    Affinity,
+    ClientFailed,
+    ClientUnavailable,
+    Finished,
+    Job,
+    TooLarge,
+)
 from hauler.downloads.clients.collect import collect, discard
-from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.nzbfile import read_nzb
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.nzb import YENC_SHRINK, least_size, parse
 from hauler.errors import HaulerError, PermanentError
 from hauler.progress import Meter, ProgressFn
+from hauler.redact import redact_text
 
 SETTING = "HAULER_DOWNLOADS_NZBGET_URL"
 MISSES = 3  # polls in a row that find the download nowhere before giving up
@@ -150,7 +157,7 @@ class NzbgetClient:
         if body.get("error"):
             error = body["error"]
             text = error.get("message", error) if isinstance(error, dict) else error
-            raise ClientFailed(f"NZBGet {method}: {text}")
+            raise ClientFailed(redact_text(f"NZBGet {method}: {text}"))
         return body.get("result")
 
     def find(self, tag: str) -> tuple[str, dict[str, Any]] | None:
@@ -181,14 +188,15 @@ class NzbgetClient:
         least = least_size(parse(raw))
         if job.max_bytes is not None and least > job.max_bytes:
             raise TooLarge(
-                f"{job.link.url} holds at least {least} bytes, more than max_bytes={job.max_bytes}"
+                f"{job.link.shown} holds at least {least} bytes, "
+                f"more than max_bytes={job.max_bytes}"
             )
         content = base64.b64encode(raw).decode()
         nzb_id = self.call(
             "append", f"{job.tag}.nzb", content, self.category, 0, False, False, job.tag, 0, "FORCE"
         )
         if not isinstance(nzb_id, int) or nzb_id <= 0:
-            raise ClientFailed(f"NZBGet refused {job.link.url} (append returned {nzb_id!r})")
+            raise ClientFailed(f"NZBGet refused {job.link.shown} (append returned {nzb_id!r})")
 
     def _wait(self, job: Job, meter: Meter) -> dict[str, Any]:
         """Poll until the download reaches the history; report progress meanwhile."""
@@ -225,7 +233,7 @@ class NzbgetClient:
             text = reason(entry, self._warnings(entry["NZBID"]))
             self.call("editqueue", "HistoryFinalDelete", "", [entry["NZBID"]])
             discard(source, job)
-            raise ClientFailed(f"NZBGet could not download {job.link.url}: {text}")
+            raise ClientFailed(redact_text(f"NZBGet could not download {job.link.shown}: {text}"))
         finished = collect(source, job, "NZBGet")
         self.call("editqueue", "HistoryFinalDelete", "", [entry["NZBID"]])
         meter.finish(finished.bytes)

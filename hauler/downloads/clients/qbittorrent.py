@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from hauler.downloads.clients import staging
-from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job
-from hauler.downloads.clients.http import TooLarge
+from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job, TooLarge
 from hauler.downloads.clients.qbittorrent_api import QbittorrentApi
 from hauler.downloads.links import Link, LinkKind
 from hauler.errors import HaulerError, RetryableError
 from hauler.progress import Progress, ProgressFn
+from hauler.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,10 @@ class QbittorrentClient:
         answer = response.text.strip()
         if response.status_code != 200 or answer != "Ok.":
             raise ClientFailed(
-                f"qBittorrent refused {link.url}: HTTP {response.status_code} {answer!r} "
-                "(not a torrent, or one it already has)"
+                redact_text(
+                    f"qBittorrent refused {link.url}: HTTP {response.status_code} {answer!r} "
+                    "(not a torrent, or one it already has)"
+                )
             )
 
     def _await_listing(self, job: Job) -> None:
@@ -185,7 +187,7 @@ class QbittorrentClient:
                 )
             if time.monotonic() > deadline:
                 raise ClientFailed(
-                    f"qBittorrent did not add {job.link.url} within {self.add_timeout:g}s "
+                    f"qBittorrent did not add {job.link.shown} within {self.add_timeout:g}s "
                     "(a .torrent it cannot fetch or parse)"
                 )
             time.sleep(min(self.poll_interval, 0.5))
@@ -242,7 +244,7 @@ class QbittorrentClient:
 def _check_size(torrent: dict[str, Any], job: Job) -> None:
     size = int(torrent["size"])
     if job.max_bytes is not None and size > job.max_bytes:
-        raise TooLarge(f"{job.link.url} is {size} bytes, more than max_bytes={job.max_bytes}")
+        raise TooLarge(f"{job.link.shown} is {size} bytes, more than max_bytes={job.max_bytes}")
 
 
 def _content_path(torrent: dict[str, Any]) -> Path:

@@ -8,6 +8,7 @@ import requests
 
 from hauler.downloads.clients.base import ClientUnavailable
 from hauler.errors import PermanentError
+from hauler.redact import redact_url
 
 CREDENTIAL_SETTINGS = (
     "HAULER_DOWNLOADS_QBITTORRENT_USERNAME and HAULER_DOWNLOADS_QBITTORRENT_PASSWORD"
@@ -30,6 +31,7 @@ class QbittorrentApi:
 
     def __init__(self, url: str, username: str, password: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
+        self.shown = redact_url(self.url)  # the Web UI as messages show it
         self.username = username
         self.password = password
         self.timeout = timeout
@@ -51,12 +53,12 @@ class QbittorrentApi:
         response = self._send("POST", "auth/login", data=credentials)
         if response.status_code == 403:
             _refused[key] = (
-                f"qBittorrent at {self.url} has banned this address after too many failed "
+                f"qBittorrent at {self.shown} has banned this address after too many failed "
                 f"logins: check {CREDENTIAL_SETTINGS}, wait for the ban to end, restart"
             )
         elif response.status_code != 200 or response.text.strip() != "Ok.":
             _refused[key] = (
-                f"qBittorrent at {self.url} refused user {self.username!r}: set "
+                f"qBittorrent at {self.shown} refused user {self.username!r}: set "
                 f"{CREDENTIAL_SETTINGS} to its Web UI credentials and restart"
             )
         if key in _refused:
@@ -94,5 +96,5 @@ class QbittorrentApi:
             )
         except requests.exceptions.RequestException as exc:
             raise ClientUnavailable(
-                f"qBittorrent at {self.url} does not answer ({exc.__class__.__name__})"
+                f"qBittorrent at {self.shown} does not answer ({exc.__class__.__name__})"
             ) from None

@@ -7,6 +7,7 @@ from functools import lru_cache
 from hauler.downloads.clients.base import DownloadClient
 from hauler.downloads.clients.http import HttpClient
 from hauler.downloads.settings import DownloadSettings
+from hauler.redact import register_secret
 from hauler.settings import Settings
 
 
@@ -15,12 +16,15 @@ def configured_clients(settings: Settings) -> list[DownloadClient]:
 
     Built once per process and kept: sessions, logins (qBittorrent's cookie, and its
     memory of refused credentials) and connections serve every download after the first.
+    The clients' secrets are registered with :mod:`hauler.redact` first, so no error,
+    result or log line of this process shows them.
     """
     return list(_clients(settings.downloads))
 
 
 @lru_cache(maxsize=4)
 def _clients(config: DownloadSettings) -> tuple[DownloadClient, ...]:
+    register_secret(*config.secrets())
     poll = config.poll_interval
     clients: list[DownloadClient] = [
         HttpClient(allow=config.allow_networks, timeout=config.http_timeout)
@@ -58,7 +62,6 @@ def _clients(config: DownloadSettings) -> tuple[DownloadClient, ...]:
                 config.sabnzbd_api_key,
                 poll,
                 category=config.sabnzbd_category,
-                allow=config.allow_networks,
             )
         )
     return tuple(clients)

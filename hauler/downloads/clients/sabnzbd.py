@@ -13,7 +13,7 @@ then the history entry is deleted for good (``archive=0``).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from hauler.downloads.clients.base import Affinity, ClientFailed, ClientUnavailable, Finished, Job
+from hauler.downloads.clients.base import (
+    Affinity,
+    ClientFailed,
+    ClientUnavailable,
+    Finished,
+    Job,
+    TooLarge,
+)
 from hauler.downloads.clients.collect import collect, discard
-from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.nzbfile import read_nzb
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.nzb import YENC_SHRINK, least_size, parse
 from hauler.errors import HaulerError, PermanentError
 from hauler.progress import Meter, ProgressFn
+from hauler.redact import redact_text, redact_url
 
 SETTING_URL = "HAULER_DOWNLOADS_SABNZBD_URL"
 SETTING_KEY = "HAULER_DOWNLOADS_SABNZBD_API_KEY"
@@ -83,17 +90,16 @@ class SabnzbdClient:
         *,
         timeout: float = 30.0,
         category: str = "",
-        allow: Sequence[str] = (),
     ) -> None:
         parts = urlsplit(url)
         path = parts.path.rstrip("/")
         path = path if path.endswith("/api") else f"{path}/api"
         self.endpoint = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        self.shown = redact_url(self.endpoint)  # the endpoint as messages show it
         self.api_key = api_key
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.category = category or "*"
-        self.allow = tuple(allow)
         self.session = requests.Session()
 
     def affinity(self, link: Link) -> Affinity:
@@ -141,14 +147,14 @@ class SabnzbdClient:
             )
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             raise ClientUnavailable(
-                f"SABnzbd at {self.endpoint} does not answer ({exc.__class__.__name__})"
+                f"SABnzbd at {self.shown} does not answer ({exc.__class__.__name__})"
             ) from None
         self._check_status(response, mode)
         try:
             body = response.json()
         except ValueError:
             raise PermanentError(
-                f"SABnzbd at {self.endpoint} sent no JSON to mode={mode}; "
+                f"SABnzbd at {self.shown} sent no JSON to mode={mode}; "
                 f"is {SETTING_URL} its API address (…/api)?"
             ) from None
         return self._check_error(body, mode)
@@ -167,41 +173,43 @@ class SabnzbdClient:
         status = response.status_code
         if status in (401, 403):
             raise SabnzbdRejected(
-                f"SABnzbd at {self.endpoint} refused access (HTTP {status}); check {SETTING_KEY}"
+                f"SABnzbd at {self.shown} refused access (HTTP {status}); check {SETTING_KEY}"
             )
         if status in (408, 429) or status >= 500:
-            raise ClientUnavailable(f"SABnzbd at {self.endpoint}: HTTP {status} to mode={mode}")
+            raise ClientUnavailable(f"SABnzbd at {self.shown}: HTTP {status} to mode={mode}")
         if status != 200:
             raise PermanentError(
-                f"SABnzbd at {self.endpoint}: HTTP {status} to mode={mode}; "
+                f"SABnzbd at {self.shown}: HTTP {status} to mode={mode}; "
                 f"is {SETTING_URL} its API address (…/api)?"
             )
 
     @staticmethod
     def _check_error(body: Any, mode: str) -> dict[str, Any]:
         if not isinstance(body, dict):
-            raise ClientFailed(f"SABnzbd mode={mode} answered {body!r}")
+            raise ClientFailed(redact_text(f"SABnzbd mode={mode} answered {body!r}"))
         error = body.get("error")
         if body.get("status") is False and error:
             if "api key" in str(error).lower():
-                raise SabnzbdRejected(f"SABnzbd refused the key in {SETTING_KEY}: {error}")
-            raise ClientFailed(f"SABnzbd mode={mode}: {error}")
+                raise SabnzbdRejected(
+                    redact_text(f"SABnzbd refused the key in {SETTING_KEY}: {error}")
+                )
+            raise ClientFailed(redact_text(f"SABnzbd mode={mode}: {error}"))
         return body
 
     def _add(self, job: Job) -> str:
         base = {"nzbname": job.tag, "cat": self.category, "priority": -100, "pp": -1}
         if job.link.local:
-            content = read_nzb(job.link, self.timeout, self.allow)
+            content = read_nzb(job.link)  # a local file: remote ones SABnzbd fetches itself
             least = least_size(parse(content))
             if job.max_bytes is not None and least > job.max_bytes:
                 raise TooLarge(
-                    f"{job.link.url} holds at least {least} bytes, over max_bytes={job.max_bytes}"
+                    f"{job.link.shown} holds at least {least} bytes, over max_bytes={job.max_bytes}"
                 )
             answer = self.call("addfile", base, upload=(f"{job.tag}.nzb", content))
         else:
             answer = self.call("addurl", {**base, "name": job.link.url})
         if not answer.get("status") or not answer.get("nzo_ids"):
-            raise ClientFailed(f"SABnzbd refused {job.link.url}: {answer}")
+            raise ClientFailed(redact_text(f"SABnzbd refused {job.link.shown}: {answer}"))
         return str(answer["nzo_ids"][0])
 
     def _retry(self, slot: dict[str, Any], job: Job) -> str | None:
@@ -244,7 +252,9 @@ class SabnzbdClient:
         if stage(slot.get("status", "")) is Stage.FAILED:
             self._forget(slot, job)
             message = slot.get("fail_message") or slot.get("status")
-            raise ClientFailed(f"SABnzbd could not download {job.link.url}: {message}")
+            raise ClientFailed(
+                redact_text(f"SABnzbd could not download {job.link.shown}: {message}")
+            )
         if not slot.get("storage"):
             raise ClientFailed(f"SABnzbd reports {job.tag} complete but gives no storage folder")
         finished = collect(Path(slot["storage"]), job, "SABnzbd")

@@ -18,7 +18,7 @@ def read_local(link: Link) -> bytes:
     try:
         return Path(link.url).read_bytes()
     except OSError as exc:
-        raise ClientFailed(f"cannot read {link.url}: {exc.strerror}") from None
+        raise ClientFailed(f"cannot read {link.shown}: {exc.strerror}") from None
 
 
 def inside_workdir(path: Path, job: Job, client: str) -> Path:
