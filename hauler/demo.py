@@ -13,13 +13,14 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from hauler.correlation import CORRELATION_HEADER
 from hauler.settings import get_settings
 
 
-def _wait_for_workers(app: Any, timeout: float = 90.0) -> None:
+def _wait_for_workers(app: Any, logs: Path, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -27,7 +28,7 @@ def _wait_for_workers(app: Any, timeout: float = 90.0) -> None:
             return
         except Exception:  # workers still starting
             time.sleep(1)
-    raise SystemExit("hauler: workers did not answer within 90 s; see the logs in data/logs")
+    raise SystemExit(f"hauler: workers did not answer within {timeout:g} s; see the logs in {logs}")
 
 
 def _picture() -> bytes:
@@ -89,7 +90,7 @@ def main() -> int:
     from workers.app import app
 
     settings = get_settings()
-    _wait_for_workers(app)
+    _wait_for_workers(app, settings.data_dir / "logs")
     correlation = f"demo-{int(time.time())}"
     headers = {CORRELATION_HEADER: correlation}
     pings = [app.send_task(f"{q}.ping", headers=headers) for q in settings.queues]

@@ -1,4 +1,4 @@
-"""The queues of DESIGN.md and how task names route to them."""
+"""Hauler's queues (one per kind of work, from QUEUE_DEFAULTS) and how task names route to them."""
 
 from __future__ import annotations
 

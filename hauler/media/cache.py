@@ -48,7 +48,11 @@ def with_paths(directory: Path, result: dict[str, Any]) -> dict[str, Any]:
 def lookup(
     settings: Settings, client: redis.Redis, key: str, now: datetime
 ) -> dict[str, Any] | None:
-    """The cached result for ``key`` (counting a hit), or None (counting a miss)."""
+    """The cached result for ``key`` (counting a hit), or None.
+
+    A miss is not counted here (a lookup is repeated under the lock): the caller that goes
+    on to generate counts it with :func:`count_miss`.
+    """
     with session_scope(settings.database_url) as session:
         entry = session.get(MediaCacheEntry, key)
         if entry is None or _aware(entry.expires_at) <= now or not Path(entry.directory).is_dir():

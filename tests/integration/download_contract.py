@@ -1,6 +1,8 @@
-"""The contract every download client keeps, as a test class each client's module subclasses.
+"""The contract every download client keeps, as test classes each client's module subclasses.
 
-A subclass provides four fixtures and inherits every test:
+``DownloadClientContract`` is for every client; ``PeerClientContract`` adds what a client
+of a peer program keeps (its health is whether the peer answers). A subclass provides
+these fixtures and inherits every test:
 
 - ``client``: the client under test, talking to its real peer program;
 - ``offer``: ``offer(body, name) -> Link`` makes ``body`` downloadable as a file called
@@ -12,6 +14,9 @@ A subclass provides four fixtures and inherits every test:
 - ``down_client``: the same kind of client pointed at an endpoint where nothing listens,
   and ``down_link``: a link to give it (for the in-process HTTP client, which has no peer
   program, a URL where nothing listens).
+
+The in-process HTTP client has no peer program, so it has nothing to be unhealthy about
+(its ``healthy()`` is always true): it keeps ``DownloadClientContract`` only.
 
 Modelled on huey's storage tests: one suite, run against every implementation.
 """
@@ -34,7 +39,6 @@ class DownloadClientContract:
     """Inherit this; provide ``client``, ``offer``, ``bad_link``, ``down_client``, ``down_link``."""
 
     body_size = 2 * 1024 * 1024 + 13
-    has_peer = True  # False for the in-process HTTP client: nothing to be unhealthy
     #: a link of a kind this client does not handle at all
     foreign_url = "https://example.invalid/file.nzb"
 
@@ -75,14 +79,9 @@ class DownloadClientContract:
         with pytest.raises(PermanentError):
             client.download(Job(bad_link, tmp_path, tag="hauler-contract-bad"), lambda _: None)
 
-    def test_is_healthy_when_its_peer_answers(self, client: DownloadClient) -> None:
-        assert client.healthy() is True
-
-    def test_a_peer_that_does_not_answer_is_unhealthy_and_retryable(
+    def test_an_endpoint_that_does_not_answer_is_a_retryable_error(
         self, down_client: DownloadClient, down_link: Link, tmp_path: Path
     ) -> None:
-        if self.has_peer:
-            assert down_client.healthy() is False
         with pytest.raises(RetryableError):
             down_client.download(
                 Job(down_link, tmp_path, tag="hauler-contract-down"), lambda _: None
@@ -108,3 +107,13 @@ def _only_file(path: Path) -> Path:
     files = [p for p in path.rglob("*") if p.is_file()]
     assert len(files) == 1, files
     return files[0]
+
+
+class PeerClientContract(DownloadClientContract):
+    """The contract of a client that drives a peer program: healthy exactly when it answers."""
+
+    def test_is_healthy_when_its_peer_answers(self, client: DownloadClient) -> None:
+        assert client.healthy() is True
+
+    def test_is_unhealthy_when_its_peer_does_not_answer(self, down_client: DownloadClient) -> None:
+        assert down_client.healthy() is False

@@ -39,7 +39,7 @@ class Resource:
 
 @dataclass
 class LoopbackServer:
-    """Serves ``resources`` on 127.0.0.1:<port>; stores PUT/POST bodies in ``received``.
+    """Serves ``resources`` on ``host`` (127.0.0.1):<port>; stores PUT/POST bodies in ``received``.
 
     Each received upload is ``{"method", "headers", "bytes", "sha256"}`` plus ``"body"``
     (or ``"file"``, a path, when ``spool_dir`` is set, so large bodies never sit in
@@ -55,17 +55,18 @@ class LoopbackServer:
     spool_dir: Path | None = None  # stream upload bodies to files here instead of memory
     receive_delay: float = 0.0  # seconds between 64 KiB pieces read under /slow/
     upload_log: list[tuple[float, str, str, int]] = field(default_factory=list)
+    host: str = "127.0.0.1"  # another loopback address (127.0.0.2) for SSRF tests
 
     def start(self) -> LoopbackServer:
         handler = type("BoundHandler", (Handler,), {"server_state": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = ThreadingHTTPServer((self.host, 0), handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}"
+        return f"http://{self.host}:{self.httpd.server_port}"
 
     def url(self, path: str) -> str:
         return self.base + path

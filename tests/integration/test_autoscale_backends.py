@@ -107,10 +107,16 @@ def test_stop_is_a_warm_shutdown_that_finishes_the_running_task(backend_env, cli
 def test_worker_logs_go_to_the_data_dir(hauler_env: dict[str, str], tmp_path: Path):
     env = dict(hauler_env)
     backend = LocalBackend(Settings.from_env(env), env=env)
+    before = time.time()
     (handle,) = backend.start(QUEUE, 1)
+    after = time.time()
     try:
         log = Path(env["HAULER_DATA_DIR"]) / "logs" / f"worker-{handle.node.split('@')[0]}.log"
         wait_for(lambda: log.exists() and "ready" in log.read_text(), timeout=60)
+        listed = [h for h in backend.workers(QUEUE) if h.id == handle.id]
     finally:
         backend.close(stop_workers=True, timeout=30)
-    assert time.time() >= handle.started_at
+    # and the worker's start time, as started and as listed later, is when it was started
+    assert before <= handle.started_at <= after
+    assert len(listed) == 1, f"worker {handle.id} not listed"
+    assert abs(listed[0].started_at - handle.started_at) < 2.0  # /proc's boot time is whole s

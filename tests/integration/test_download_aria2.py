@@ -17,7 +17,7 @@ from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.links import Link, classify
 from hauler.errors import RetryableError
 from hauler.progress import Progress
-from tests.integration.download_contract import DownloadClientContract
+from tests.integration.download_contract import PeerClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.torrent_peers import (
     Aria2Peer,
@@ -67,7 +67,7 @@ def serve(server: LoopbackServer, body: bytes, **misbehaviour: object) -> Link:
     return classify(server.url(path))
 
 
-class TestAria2HttpContract(DownloadClientContract):
+class TestAria2HttpContract(PeerClientContract):
     """Direct links from a loopback HTTP server, over several connections each."""
 
     @pytest.fixture
@@ -95,7 +95,7 @@ class TestAria2HttpContract(DownloadClientContract):
         return classify(f"http://127.0.0.1:{free_port()}/nothing-listens.bin")
 
 
-class TestAria2TorrentContract(DownloadClientContract):
+class TestAria2TorrentContract(PeerClientContract):
     """Magnets whose only peer is a real qBittorrent seeding on loopback."""
 
     @pytest.fixture

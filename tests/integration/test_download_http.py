@@ -34,9 +34,7 @@ def job(server: LoopbackServer, path: str, workdir: Path, **extra: object) -> Jo
 
 
 class TestHttpContract(DownloadClientContract):
-    """The in-process HTTP client against a loopback server."""
-
-    has_peer = False
+    """The in-process HTTP client against a loopback server (no peer program: no health case)."""
 
     @pytest.fixture
     def client(self) -> DownloadClient:

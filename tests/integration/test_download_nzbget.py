@@ -17,7 +17,7 @@ from hauler.downloads.links import Link, classify
 from hauler.downloads.nzb import Nzb
 from hauler.errors import PermanentError
 from hauler.progress import Progress
-from tests.integration.download_contract import DownloadClientContract
+from tests.integration.download_contract import PeerClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.nntp_server import NntpServer
 from tests.integration.nzb_builder import post, publish, publish_local, render
@@ -46,7 +46,7 @@ def held(peer: NzbgetPeer) -> Iterator[None]:
         peer.client().call("resumedownload")
 
 
-class TestNzbgetContract(DownloadClientContract):
+class TestNzbgetContract(PeerClientContract):
     """NZBGet 21 (Debian's), fed .nzb files from a loopback indexer."""
 
     foreign_url = "magnet:?xt=urn:btih:abababababababababababababababababababab"

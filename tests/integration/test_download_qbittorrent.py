@@ -15,7 +15,7 @@ from hauler.downloads.clients.qbittorrent import QbittorrentClient
 from hauler.downloads.clients.qbittorrent_api import LoginRejected
 from hauler.downloads.links import Link, classify
 from hauler.progress import Progress
-from tests.integration.download_contract import DownloadClientContract
+from tests.integration.download_contract import PeerClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.torrent_peers import (
     Aria2Peer,
@@ -75,7 +75,7 @@ def qbittorrent_client(peer: QbittorrentPeer, password: str | None = None) -> Qb
     )
 
 
-class TestQbittorrentContract(DownloadClientContract):
+class TestQbittorrentContract(PeerClientContract):
     """Magnets whose only peer is a real aria2 seeding on loopback."""
 
     @pytest.fixture

@@ -13,7 +13,7 @@ from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.clients.sabnzbd import SabnzbdClient, SabnzbdRejected
 from hauler.downloads.links import Link, classify
 from hauler.progress import Progress
-from tests.integration.download_contract import DownloadClientContract
+from tests.integration.download_contract import PeerClientContract
 from tests.integration.http_server import LoopbackServer, free_port
 from tests.integration.nntp_server import NntpServer
 from tests.integration.nzb_builder import publish, publish_local
@@ -44,7 +44,7 @@ def calls(double: SabnzbdDouble, mode: str, **where: str) -> int:
     )
 
 
-class TestSabnzbdContract(DownloadClientContract):
+class TestSabnzbdContract(PeerClientContract):
     """SABnzbd's API, as the double speaks it, fed .nzb URLs from a loopback indexer."""
 
     foreign_url = "magnet:?xt=urn:btih:abababababababababababababababababababab"
