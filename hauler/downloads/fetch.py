@@ -169,16 +169,22 @@ def _fetched_by_peer(link: Link, client: DownloadClient) -> bool:
 
 
 def _verify(finished: Finished, request: Request) -> str:
+    """The result's sha256, once its size and checksum are what the caller asked for.
+
+    Raises:
+        TooLarge: more than ``max_bytes`` (a client that learns the size only at the end).
+        ChecksumMismatch: not the ``sha256`` asked for.
+    """
+    size = _size(finished.path)
+    if request.max_bytes is not None and size > request.max_bytes:
+        _remove(finished.path)
+        raise TooLarge(
+            f"{request.link.shown} gave {size} bytes, more than max_bytes={request.max_bytes}"
+        )
     if finished.path.is_dir():
         digest = _tree_digest(finished.path)
     else:
         digest = finished.sha256 or file_sha256(finished.path)
-    if request.max_bytes is not None and _size(finished.path) > request.max_bytes:
-        _remove(finished.path)
-        raise TooLarge(
-            f"{request.link.shown} gave {_size(finished.path)} bytes, "
-            f"more than max_bytes={request.max_bytes}"
-        )
     if request.sha256 and digest != request.sha256:
         _remove(finished.path)
         raise ChecksumMismatch(f"sha256 is {digest}, expected {request.sha256}")

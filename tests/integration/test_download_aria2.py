@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from hauler.downloads import fetch as service
 from hauler.downloads.clients.aria2 import Aria2Client, gid_for
 from hauler.downloads.clients.aria2_rpc import WrongSecret
 from hauler.downloads.clients.base import DownloadClient, Job
 from hauler.downloads.clients.http import TooLarge
 from hauler.downloads.links import Link, classify
+from hauler.downloads.safety import Forbidden
 from hauler.errors import RetryableError
 from hauler.progress import Progress
+from hauler.settings import Settings
 from tests.integration.download_contract import PeerClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.torrent_peers import (
@@ -246,3 +250,73 @@ def test_aria2_with_a_wrong_secret_is_unhealthy_and_names_the_setting(aria2_peer
     link = classify("http://127.0.0.1:9/file.bin")
     with pytest.raises(WrongSecret, match="HAULER_DOWNLOADS_ARIA2_SECRET"):
         client.download(Job(link, tmp_path, tag="hauler-aria2-secret"), lambda _: None)
+
+
+# --- through downloads.fetch's plain function: redirects, modes -------------------------------
+
+
+@pytest.fixture
+def settings(hauler_env: dict[str, str]) -> Settings:
+    """This test's settings, with 127.0.0.1 (only) allowed through the SSRF guard."""
+    return Settings.from_env({**hauler_env, "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32"})
+
+
+@pytest.fixture
+def other_loopback() -> Iterator[LoopbackServer]:
+    """A server on 127.0.0.2: loopback too, but not allow-listed."""
+    server = LoopbackServer(host="127.0.0.2").start()
+    yield server
+    server.stop()
+
+
+def fetch_with_aria2(settings: Settings, peer: Aria2Peer, url: str, task_id: str, **args: object):
+    request = service.validate(
+        settings, url, args.get("dest"), None, "aria2", args.get("sha256"), None
+    )
+    return service.fetch(
+        settings, request, task_id=task_id, progress=lambda _: None, clients=[aria2_client(peer)]
+    )
+
+
+def test_a_redirect_to_a_forbidden_address_is_refused_before_aria2_is_asked(
+    aria2_peer, server, other_loopback, settings
+):
+    # given an allowed address (127.0.0.1) that redirects to one that is not (127.0.0.2)
+    other_loopback.resources["/internal"] = Resource(b"internal data")
+    server.resources["/go"] = Resource(b"", redirect_to=other_loopback.url("/internal"))
+    stopped_before = len(aria2_peer.call("tellStopped", 0, 1000))
+    # when a download of the allowed URL is to go through aria2 (which follows redirects)
+    with pytest.raises(Forbidden, match=r"127\.0\.0\.2"):
+        fetch_with_aria2(settings, aria2_peer, server.url("/go"), "ssrf-hop")
+    # then it is refused before aria2 is handed anything, and the forbidden host saw nothing
+    assert other_loopback.resources["/internal"].hits == 0
+    assert aria2_client(aria2_peer).rpc.status(gid_for("hauler-ssrf-hop")) is None
+    assert len(aria2_peer.call("tellStopped", 0, 1000)) == stopped_before
+    assert aria2_peer.call("tellActive") == []
+    assert not (settings.staging_dir / "ssrf-hop").exists()
+
+
+def test_aria2_gets_the_url_allowed_redirects_lead_to(aria2_peer, server, settings):
+    # given an allowed URL that redirects twice, within the allowed address
+    link = serve(server, BODY)
+    server.resources["/hop2"] = Resource(b"", redirect_to=link.url)
+    server.resources["/hop1"] = Resource(b"", redirect_to="/hop2")
+    # when it is downloaded through aria2
+    done = fetch_with_aria2(settings, aria2_peer, server.url("/hop1"), "ssrf-ok")
+    # then the file is the redirect target's, and each hop was asked once (by Hauler)
+    assert Path(done["path"]).read_bytes() == BODY
+    hits = [server.resources[p].hits for p in ("/hop1", "/hop2")]
+    assert hits == [1, 1], f"hops asked {hits} times"
+
+
+def test_a_download_through_aria2_lands_as_0644_in_0755_directories(aria2_peer, server, settings):
+    # given a file, and a destination two directories deep that does not exist yet
+    link = serve(server, BODY)
+    # when aria2 downloads it and Hauler places it
+    done = fetch_with_aria2(settings, aria2_peer, link.url, "modes-aria2", dest="deep/er")
+    # then the file is rw-r--r-- and the directories rwxr-xr-x (the usual umask 022)
+    path = Path(done["path"])
+    modes = {
+        p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in (path, path.parent, path.parent.parent)
+    }
+    assert modes == {path.name: "0o644", "er": "0o755", "deep": "0o755"}, modes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -150,3 +151,20 @@ def test_a_full_disk_keeps_the_partial_file_and_resumes_when_there_is_room(serve
     finished = http_client().download(job(server, "/nolen.bin", small_disk), lambda p: None)
     assert server.range_requests == [f"bytes={kept}-"]
     assert finished.sha256 == SHA
+
+
+@pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o077, 0o600)])
+def test_http_downloads_are_created_without_execute_bits_under_the_umask(
+    server, tmp_path, umask, expected
+):
+    # given a process umask
+    server.resources["/mode.bin"] = Resource(b"m" * 1000)
+    previous = os.umask(umask)
+    # when a file is downloaded
+    try:
+        finished = http_client().download(job(server, "/mode.bin", tmp_path), lambda p: None)
+    finally:
+        os.umask(previous)
+    # then it is 0666 less the umask: readable, never executable
+    mode = stat.S_IMODE(finished.path.stat().st_mode)
+    assert mode == expected, f"mode {mode:o}, expected {expected:o} under umask {umask:03o}"

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job
-from hauler.downloads.clients.http import TooLarge
+from hauler.downloads import fetch as service
+from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job, TooLarge
 from hauler.downloads.clients.nzbget import NzbgetClient, NzbgetRejected
 from hauler.downloads.links import Link, classify
-from hauler.downloads.nzb import Nzb
+from hauler.downloads.nzb import Nzb, least_size
 from hauler.errors import PermanentError
 from hauler.progress import Progress
+from hauler.settings import Settings
 from tests.integration.download_contract import PeerClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.nntp_server import NntpServer
@@ -177,6 +178,33 @@ def test_max_bytes_known_from_the_nzb_is_refused_before_anything_is_added(
     with pytest.raises(TooLarge):
         client.download(Job(link, tmp_path, tag="hauler-big", max_bytes=100_000), lambda _: None)
     assert client.find("hauler-big") is None
+
+
+def test_a_download_found_larger_than_max_bytes_only_when_done_is_too_large(
+    nzbget_peer: NzbgetPeer,
+    news_server: NntpServer,
+    nzb_site: LoopbackServer,
+    hauler_env: dict[str, str],
+) -> None:
+    # given a posted file whose .nzb promises fewer bytes than it holds, and a limit between
+    body = os.urandom(300_000)
+    link, posted = publish(news_server, nzb_site, body, "grown.bin")
+    limit = (least_size(posted.nzb) + len(body)) // 2
+    assert least_size(posted.nzb) < limit < len(body)
+    settings = Settings.from_env({**hauler_env, "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32"})
+    request = service.validate(settings, link.url, None, None, "nzbget", None, limit)
+    # when NZBGet downloads it (it cannot know the size before the end)
+    with pytest.raises(TooLarge, match=f"more than max_bytes={limit}"):
+        service.fetch(
+            settings,
+            request,
+            task_id="grown",
+            progress=lambda _: None,
+            clients=[nzbget_peer.client()],
+        )
+    # then the breach is TooLarge, as for every client, and nothing of it is kept
+    assert not (settings.staging_dir / "grown").exists()
+    assert not settings.download_dir.exists() or not any(settings.download_dir.rglob("*"))
 
 
 def test_wrong_credentials_are_a_permanent_error_naming_the_setting(

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -236,6 +237,24 @@ def test_a_different_file_under_the_name_is_never_overwritten(settings):
     same = a_file(settings.data_dir, "same.csv", b"old,numbers\n")
     result = service.push(settings, str(same), existing.as_uri())
     assert (result["skipped"], result["destination"]) == (True, existing.as_uri())
+
+
+def test_a_file_upload_is_0644_in_0755_directories_whatever_the_source_mode(settings):
+    # given an executable source file and a destination two directories deep, not there yet
+    source = a_file(settings.data_dir, "tool.sh", b"#!/bin/sh\necho hi\n")
+    source.chmod(0o755)
+    target = settings.data_dir / "out" / "deep" / "er"
+    previous = os.umask(0o022)
+    # when it is uploaded to a file:// destination
+    try:
+        result = service.push(settings, str(source), target.as_uri() + "/")
+    finally:
+        os.umask(previous)
+    # then the copy is rw-r--r-- and the directories made for it rwxr-xr-x
+    placed = target / "tool.sh"
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in (placed, target, target.parent)}
+    assert modes == {"tool.sh": "0o644", "er": "0o755", "deep": "0o755"}, modes
+    assert result["destination"] == placed.as_uri()
 
 
 def test_http_uploads_are_refused_for_private_addresses_unless_allow_listed(settings, server):
