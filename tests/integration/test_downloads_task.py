@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import stat
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,54 @@ def test_transient_server_errors_are_retried_until_the_file_comes(
     result = send(client_app, server.url("/busy.bin")).get(timeout=60)
     assert result["sha256"] == SHA
     assert server.resources["/busy.bin"].hits == 3
+
+
+def test_a_download_lands_as_0644_in_0755_directories(
+    start_worker, env, client_app: Celery, server: LoopbackServer
+):
+    # given a worker (umask 022, as inherited) and a destination that does not exist yet
+    start_worker(["downloads"])
+    server.resources["/pub/data.bin"] = Resource(BODY)
+    # when a file is fetched into it
+    result = send(client_app, server.url("/pub/data.bin"), dest="deep/er").get(timeout=60)
+    # then the file is rw-r--r-- and the directories rwxr-xr-x
+    path = Path(result["path"])
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in (path, *path.parents[:2])}
+    assert modes == {"data.bin": "0o644", "er": "0o755", "deep": "0o755"}, modes
+
+
+def test_a_download_that_fails_for_good_leaves_no_staging_directory(
+    start_worker, env, client_app: Celery, server: LoopbackServer
+):
+    # given a worker and a link to nothing
+    start_worker(["downloads"])
+    # when the download fails for good (HTTP 404)
+    result = send(client_app, server.url("/gone.bin"))
+    with pytest.raises(Exception, match="HTTP 404"):
+        result.get(timeout=60)
+    # then its staging directory is gone with it
+    staging = Path(env["HAULER_DATA_DIR"]) / "staging"
+    assert not (staging / result.id).exists(), sorted(p.name for p in staging.iterdir())
+
+
+def test_a_partial_stays_while_a_retry_is_due_and_goes_when_the_retries_run_out(
+    start_worker, env, client_app: Celery, server: LoopbackServer
+):
+    # given one retry, 2-4 s after the first attempt, and a server that breaks off half-way
+    env.update(HAULER_RETRY_MAX="1", HAULER_RETRY_BACKOFF="4", HAULER_RETRY_BACKOFF_MAX="4")
+    start_worker(["downloads"])
+    server.resources["/cut.bin"] = Resource(BODY, cut_after=len(BODY) // 2)
+    result = send(client_app, server.url("/cut.bin"))
+    partial = Path(env["HAULER_DATA_DIR"]) / "staging" / result.id / "cut.bin.part"
+    # when the first attempt breaks, then the partial file is kept for the retry to resume
+    wait_for(lambda: result.state == "RETRY" and partial.exists(), timeout=30)
+    assert 0 < partial.stat().st_size < len(BODY)
+    # when the retry fails too (the server now answers 500) and no retry is left
+    server.resources["/cut.bin"].fail_first = 100
+    with pytest.raises(Exception, match="HTTP 500"):
+        result.get(timeout=60)
+    # then the staging directory, partial and all, is gone
+    assert not partial.parent.exists(), sorted(p.name for p in partial.parent.iterdir())
 
 
 @pytest.mark.parametrize(
