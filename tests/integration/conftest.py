@@ -207,6 +207,14 @@ def server() -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture
+def other_loopback() -> Iterator[LoopbackServer]:
+    """A server on 127.0.0.2: loopback too, for SSRF tests that allow 127.0.0.1 only."""
+    server = LoopbackServer(host="127.0.0.2").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def client_app(redis_url: str) -> Iterator[Celery]:
     """A bare Celery client on this test's broker: what another app would use."""
     app = Celery("foreign-app", broker=redis_url, backend=redis_url)

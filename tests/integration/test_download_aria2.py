@@ -14,8 +14,7 @@ import pytest
 from hauler.downloads import fetch as service
 from hauler.downloads.clients.aria2 import Aria2Client, gid_for
 from hauler.downloads.clients.aria2_rpc import WrongSecret
-from hauler.downloads.clients.base import DownloadClient, Job
-from hauler.downloads.clients.http import TooLarge
+from hauler.downloads.clients.base import DownloadClient, Job, TooLarge
 from hauler.downloads.links import Link, classify
 from hauler.downloads.safety import Forbidden
 from hauler.errors import RetryableError
@@ -259,14 +258,6 @@ def test_aria2_with_a_wrong_secret_is_unhealthy_and_names_the_setting(aria2_peer
 def settings(hauler_env: dict[str, str]) -> Settings:
     """This test's settings, with 127.0.0.1 (only) allowed through the SSRF guard."""
     return Settings.from_env({**hauler_env, "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32"})
-
-
-@pytest.fixture
-def other_loopback() -> Iterator[LoopbackServer]:
-    """A server on 127.0.0.2: loopback too, but not allow-listed."""
-    server = LoopbackServer(host="127.0.0.2").start()
-    yield server
-    server.stop()
 
 
 def fetch_with_aria2(settings: Settings, peer: Aria2Peer, url: str, task_id: str, **args: object):

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job
-from hauler.downloads.clients.http import TooLarge
+from hauler.downloads import fetch as service
+from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job, TooLarge
 from hauler.downloads.clients.qbittorrent import QbittorrentClient
 from hauler.downloads.clients.qbittorrent_api import LoginRejected
 from hauler.downloads.links import Link, classify
+from hauler.downloads.safety import Forbidden
 from hauler.progress import Progress
+from hauler.settings import Settings
 from tests.integration.download_contract import PeerClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.torrent_peers import (
@@ -192,3 +194,29 @@ def test_qbittorrent_with_wrong_credentials_names_the_settings(qbittorrent_peer,
     link = classify("magnet:?xt=urn:btih:" + "12" * 20)
     with pytest.raises(LoginRejected, match="HAULER_DOWNLOADS_QBITTORRENT_PASSWORD"):
         client.download(Job(link, tmp_path, tag="hauler-qbt-login"), lambda _: None)
+
+
+def test_a_torrent_url_redirecting_to_a_forbidden_address_is_refused_before_qbittorrent_sees_it(
+    qbittorrent_peer: QbittorrentPeer,
+    server: LoopbackServer,
+    other_loopback: LoopbackServer,
+    hauler_env: dict[str, str],
+) -> None:
+    # given 127.0.0.1 allowed, 127.0.0.2 not, and a .torrent URL on the first leading to the second
+    other_loopback.resources["/internal.torrent"] = Resource(b"d4:infod4:name1:xee")
+    server.resources["/t/go.torrent"] = Resource(
+        b"", redirect_to=other_loopback.url("/internal.torrent")
+    )
+    settings = Settings.from_env({**hauler_env, "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32"})
+    request = service.validate(
+        settings, server.url("/t/go.torrent"), None, None, "qbittorrent", None, None
+    )
+    client = qbittorrent_client(qbittorrent_peer)
+    # when it is to be downloaded through qBittorrent (which follows redirects itself)
+    with pytest.raises(Forbidden, match=r"127\.0\.0\.2"):
+        service.fetch(
+            settings, request, task_id="ssrf-qb", progress=lambda _: None, clients=[client]
+        )
+    # then qBittorrent was never given it, and the forbidden host saw nothing
+    assert other_loopback.resources["/internal.torrent"].hits == 0
+    assert client.api.get("torrents/info", tag="hauler-ssrf-qb") == []

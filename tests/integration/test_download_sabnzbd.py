@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job
-from hauler.downloads.clients.http import TooLarge
+from hauler.downloads import fetch as service
+from hauler.downloads.clients.base import ClientFailed, DownloadClient, Job, TooLarge
 from hauler.downloads.clients.sabnzbd import SabnzbdClient, SabnzbdRejected
 from hauler.downloads.links import Link, classify
+from hauler.downloads.safety import Forbidden
 from hauler.progress import Progress
+from hauler.settings import Settings
 from tests.integration.download_contract import PeerClientContract
-from tests.integration.http_server import LoopbackServer, free_port
+from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.nntp_server import NntpServer
 from tests.integration.nzb_builder import publish, publish_local
 from tests.integration.sabnzbd_double import API_KEY, NOT_COMPLETE, SabnzbdDouble
@@ -196,3 +198,33 @@ def test_a_wrong_api_key_is_a_permanent_error_naming_the_setting(
         wrong.download(Job(link, tmp_path, tag="hauler-wrong-key"), lambda _: None)
     assert "HAULER_DOWNLOADS_SABNZBD_API_KEY" in str(rejected.value)
     assert "API Key Incorrect" in str(rejected.value)
+
+
+def test_an_nzb_url_redirecting_to_a_forbidden_address_is_refused_before_sabnzbd_sees_it(
+    sabnzbd_double: SabnzbdDouble,
+    nzb_site: LoopbackServer,
+    other_loopback: LoopbackServer,
+    hauler_env: dict[str, str],
+) -> None:
+    # given 127.0.0.1 allowed, 127.0.0.2 not, and an .nzb URL on the first leading to the second
+    other_loopback.resources["/internal.nzb"] = Resource(b"<nzb/>")
+    nzb_site.resources["/nzb/go.nzb"] = Resource(
+        b"", redirect_to=other_loopback.url("/internal.nzb")
+    )
+    settings = Settings.from_env({**hauler_env, "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32"})
+    request = service.validate(
+        settings, nzb_site.url("/nzb/go.nzb"), None, None, "sabnzbd", None, None
+    )
+    added = calls(sabnzbd_double, "addurl")
+    # when it is to be downloaded through SABnzbd (which fetches the URL itself)
+    with pytest.raises(Forbidden, match=r"127\.0\.0\.2"):
+        service.fetch(
+            settings,
+            request,
+            task_id="ssrf-sab",
+            progress=lambda _: None,
+            clients=[sab(sabnzbd_double)],
+        )
+    # then SABnzbd was never given it, and the forbidden host saw nothing
+    assert calls(sabnzbd_double, "addurl") == added
+    assert other_loopback.resources["/internal.nzb"].hits == 0
