@@ -31,7 +31,7 @@ class FlowerLogin:
     basic_auth: str  # "user:password"; several comma-separated, as Flower reads them
     cookie_secret: str
     path: Path  # the file that keeps them
-    generated: bool  # made just now: show it to the operator once
+    generated: bool  # the password was made just now: show it to the operator once
 
     @property
     def user(self) -> str:
@@ -41,9 +41,10 @@ class FlowerLogin:
 def login(settings: Settings) -> FlowerLogin:
     """Flower's credentials; generates and stores them on first use."""
     path = settings.data_dir / CREDENTIALS_FILE
-    stored, generated = _load_or_create(path)
-    basic_auth = settings.flower_basic_auth or stored["basic_auth"]
-    return FlowerLogin(basic_auth, stored["cookie_secret"], path, generated)
+    stored, created = _load_or_create(path)
+    if settings.flower_basic_auth:
+        return FlowerLogin(settings.flower_basic_auth, stored["cookie_secret"], path, False)
+    return FlowerLogin(stored["basic_auth"], stored["cookie_secret"], path, created)
 
 
 def environment(env: Mapping[str, str], flower: FlowerLogin) -> dict[str, str]:
