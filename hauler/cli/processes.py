@@ -99,6 +99,7 @@ def run_flower(args: argparse.Namespace) -> int:
     need_redis()
     login = flower.login(settings())
     _announce_flower_login(login)
+    sys.stdout.flush()  # exec discards what is still buffered
     argv = flower_argv()
     os.execve(argv[0], argv, flower.environment(os.environ, login))
     return 0
