@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -21,26 +20,10 @@ from celery import Celery
 
 from hauler.flower import CREDENTIALS_FILE
 from tests.integration.conftest import ROOT
+from tests.integration.faults.sockets import free_port, listening
 from tests.integration.services import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def listening(pid: int, port: int) -> set[str]:
-    """Addresses process ``pid`` listens on at ``port``."""
-    try:
-        connections = psutil.Process(pid).net_connections(kind="tcp")
-    except psutil.NoSuchProcess:
-        return set()
-    return {
-        c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN and c.laddr.port == port
-    }
 
 
 def argv_holding(secret: str) -> list[str]:

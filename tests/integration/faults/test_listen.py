@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import ROOT
-from tests.integration.faults.test_flower import free_port, listening
+from tests.integration.faults.sockets import free_port, listening
 from tests.integration.services import wait_for
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,10 +12,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+import redis
 
 from autoscale.backends.base import node_prefix
 from hauler.settings import Settings
 from tests.integration.conftest import ROOT
+from tests.integration.faults.sockets import free_port
 from tests.integration.services import missing, require_binary, wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,17 +25,11 @@ pytestmark = pytest.mark.integration
 QUEUE = "health"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[str]:
     """A redis-server of this test's own on a free loopback port (two stacks share it)."""
     binary = require_binary("redis-server")
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path / "redis"
     workdir.mkdir()
     process = subprocess.Popen(
@@ -44,18 +39,16 @@ def private_redis(tmp_path: Path) -> Iterator[str]:
         start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}"
-    import redis
-
     wait_for(lambda: _answers(redis.Redis.from_url(url)), timeout=10)
     yield url
     process.kill()
     process.wait(timeout=10)
 
 
-def _answers(client: object) -> bool:
+def _answers(client: redis.Redis) -> bool:
     try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
+        return bool(client.ping())
+    except redis.RedisError:
         return False
 
 
