@@ -32,6 +32,7 @@ class FlowerLogin:
     cookie_secret: str
     path: Path  # the file that keeps them
     generated: bool  # the password was made just now: show it to the operator once
+    configured: bool = False  # from HAULER_FLOWER_BASIC_AUTH, not the stored file
 
     @property
     def user(self) -> str:
@@ -43,7 +44,7 @@ def login(settings: Settings) -> FlowerLogin:
     path = settings.data_dir / CREDENTIALS_FILE
     stored, created = _load_or_create(path)
     if settings.flower_basic_auth:
-        return FlowerLogin(settings.flower_basic_auth, stored["cookie_secret"], path, False)
+        return FlowerLogin(settings.flower_basic_auth, stored["cookie_secret"], path, False, True)
     return FlowerLogin(stored["basic_auth"], stored["cookie_secret"], path, created)
 
 

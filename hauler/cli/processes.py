@@ -150,7 +150,7 @@ def _announce_flower_login(login: flower.FlowerLogin) -> None:
     """The generated password once, at its creation; afterwards where it is kept."""
     if login.generated:
         print(f"  flower login  {login.basic_auth}  (shown once; kept in {login.path}, mode 0600)")
-    elif settings().flower_basic_auth:
+    elif login.configured:
         print("  flower login  from HAULER_FLOWER_BASIC_AUTH")
     else:
         print(f"  flower login  user {login.user}; the password is in {login.path}")

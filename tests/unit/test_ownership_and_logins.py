@@ -52,7 +52,11 @@ def test_flower_login_is_generated_once_and_stored_private(tmp_path: Path) -> No
     assert first.cookie_secret == second.cookie_secret and len(first.cookie_secret) >= 40
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     configured = login(settings(tmp_path, HAULER_FLOWER_BASIC_AUTH="ops:pw"))
-    assert (configured.basic_auth, configured.generated) == ("ops:pw", False)
+    assert (configured.basic_auth, configured.generated, configured.configured) == (
+        "ops:pw",
+        False,
+        True,
+    )
     assert configured.cookie_secret == first.cookie_secret
 
 
