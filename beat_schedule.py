@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from celery.schedules import crontab
@@ -18,3 +19,8 @@ SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 55},
     },
 }
+
+
+def load(module: str) -> dict[str, dict[str, Any]]:
+    """The ``SCHEDULE`` of ``module`` (HAULER_BEAT_SCHEDULE; this module by default)."""
+    return dict(SCHEDULE if module == __name__ else importlib.import_module(module).SCHEDULE)

@@ -53,3 +53,13 @@ imports = ("tasks", *_settings.imports)
 timezone = "UTC"
 enable_utc = True
 worker_hijack_root_logger = False
+
+# Beat: one beat per deployment at a time (celery-redbeat's Redis lock; workers/scheduler.py).
+# A standby beat polls the lock every beat_max_loop_interval and takes over once a dead
+# holder's lock expires; the holder renews it on every tick, at most that far apart.
+beat_scheduler = "workers.scheduler:PeriodicScheduler"
+redbeat_redis_url = _settings.broker_url
+redbeat_redis_options = {"retry_period": 60}  # ride out a short Redis restart
+redbeat_key_prefix = "hauler:redbeat:"  # entries are hauler:redbeat:<name>
+redbeat_lock_timeout = _settings.beat_lock_timeout
+beat_max_loop_interval = _settings.beat_max_loop_interval

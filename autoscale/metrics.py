@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 
 class AutoscaleMetrics:
@@ -45,3 +45,7 @@ class AutoscaleMetrics:
             "1 while this instance holds the leader lock.",
             registry=self.registry,
         )
+
+    def serve(self, address: str, port: int) -> None:
+        """Serve ``/metrics`` on ``address:port`` (HAULER_LISTEN_ADDRESS, loopback by default)."""
+        start_http_server(port, addr=address, registry=self.registry)

@@ -81,7 +81,11 @@ class Settings:
     recorder_buffer_max: int = 100_000  # events held while the database is down
     activity_retention_days: int = 30  # activity rows older than this are deleted
     flower_port: int = 5555  # Flower's port under `hauler up`
-    flower_basic_auth: str = ""  # "user:password" for Flower; empty = no auth
+    flower_basic_auth: str = ""  # "user:password" for Flower; empty = generated on first start
+    listen_address: str = "127.0.0.1"  # address the recorder, autoscaler metrics and Flower bind
+    deployment: str = ""  # deployment id; empty = derived from broker URL and data dir
+    beat_schedule: str = "beat_schedule"  # module whose SCHEDULE beat runs
+    beat_lock_timeout: int = 60  # seconds a dead beat holds the single-beat lock
     log_level: str = "INFO"  # log level of the processes Hauler starts
     media: MediaSettings = field(default_factory=lambda: _media_defaults())  # HAULER_MEDIA_*
     autoscale: AutoscaleSettings = field(default_factory=lambda: _autoscale_defaults())
@@ -126,6 +130,10 @@ class Settings:
             activity_retention_days=reader.integer("HAULER_ACTIVITY_RETENTION_DAYS", 30, minimum=1),
             flower_port=reader.integer("HAULER_FLOWER_PORT", 5555, minimum=1, maximum=65535),
             flower_basic_auth=reader.text("HAULER_FLOWER_BASIC_AUTH", ""),
+            listen_address=reader.text("HAULER_LISTEN_ADDRESS", "127.0.0.1"),
+            deployment=reader.text("HAULER_DEPLOYMENT", ""),
+            beat_schedule=reader.text("HAULER_BEAT_SCHEDULE", "beat_schedule"),
+            beat_lock_timeout=reader.integer("HAULER_BEAT_LOCK_TIMEOUT", 60, minimum=2),
             media=_media_from_env(reader),
             autoscale=_autoscale_from_env(reader),
             downloads=_downloads_from_env(reader),
@@ -143,6 +151,11 @@ class Settings:
     def longest_time_limit(self) -> int:
         """The largest hard time limit of any queue, in seconds."""
         return max((q.time_limit for q in self.queues.values()), default=0)
+
+    @property
+    def beat_max_loop_interval(self) -> float:
+        """Longest beat sleep: the lock holder renews well within the lock timeout."""
+        return self.beat_lock_timeout / 10
 
     @property
     def effective_visibility_timeout(self) -> int:
@@ -167,6 +180,8 @@ class Settings:
                 )
         if self.flower_basic_auth and ":" not in self.flower_basic_auth:
             problems.append("HAULER_FLOWER_BASIC_AUTH must look like user:password")
+        if not _is_ip_address(self.listen_address):
+            problems.append(f"HAULER_LISTEN_ADDRESS={self.listen_address!r} is not an IP address")
         return problems
 
 
@@ -299,6 +314,16 @@ class EnvReader:
                 f"{prefix}SOFT_TIME_LIMIT={queue.soft_time_limit}"
             )
         return queue
+
+
+def _is_ip_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -22,6 +22,7 @@ class Child:
 
     name: str
     argv: Sequence[str]
+    env: Mapping[str, str]
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     restarts: int = field(default=0)
@@ -41,10 +42,18 @@ class Supervisor:
         self.children: list[Child] = []
         self._stopping = False
 
-    def start(self, name: str, argv: Sequence[str]) -> Child:
-        """Start ``argv`` with output to ``<log_dir>/<name>.log``."""
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Child:
+        """Start ``argv`` (environment ``env``, else the supervisor's) logging to ``<name>.log``.
+
+        Secrets go in ``env``, never in ``argv``: any user can read a command line.
+        """
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        child = Child(name=name, argv=list(argv), log_path=self.log_dir / f"{name}.log")
+        child = Child(
+            name=name,
+            argv=list(argv),
+            env=dict(self.env if env is None else env),
+            log_path=self.log_dir / f"{name}.log",
+        )
         self._spawn(child)
         self.children.append(child)
         return child
@@ -54,7 +63,7 @@ class Supervisor:
         with child.log_path.open("ab") as out:
             child.process = subprocess.Popen(
                 child.argv,
-                env=self.env,
+                env=child.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

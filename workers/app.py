@@ -5,9 +5,10 @@ from __future__ import annotations
 from celery import Celery
 
 import beat_schedule
+from hauler.settings import get_settings
 
 app = Celery("hauler")
 app.config_from_object("celeryconfig")
-app.conf.beat_schedule = beat_schedule.SCHEDULE
+app.conf.beat_schedule = beat_schedule.load(get_settings().beat_schedule)
 
 import workers.signals  # noqa: E402,F401  (connects the publish and worker hooks)

@@ -38,6 +38,7 @@ from hauler.queues import DEFAULT_QUEUE, check_queue, queue_for
 from hauler.settings import RetrySettings, get_settings
 from workers.app import app
 from workers.classify import check_arguments, failure_reason, is_retryable
+from workers.periodic import run_once
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def hauler_task(
 
         def run(self: HaulerTask, *args: Any, **kwargs: Any) -> Any:
             _forward_if_misrouted(self, args, kwargs)
+            run_once(self)  # a periodic run that another message already ran is dropped
             check_arguments(signature, args, kwargs)
             try:
                 return fn(*args, **kwargs)

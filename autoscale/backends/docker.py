@@ -2,7 +2,9 @@
 
 Containers are created from the configured image with Hauler's environment, labelled
 ``hauler.queue=<queue>`` plus compose project/service labels (so ``docker compose ps``
-lists them with the stack), stopped with SIGTERM and a grace period of at least the
+lists them with the stack). It lists and stops only containers of its own project
+(``HAULER_AUTOSCALE_DOCKER_PROJECT``), never another stack's on the same engine. They are
+stopped with SIGTERM and a grace period of at least the
 queue's hard time limit (a warm shutdown), then removed.
 """
 
@@ -24,6 +26,7 @@ from hauler.queues import DEFAULT_QUEUE
 from hauler.settings import Settings
 
 MANAGED_LABEL = "hauler.managed-by"
+PROJECT_LABEL = "com.docker.compose.project"
 
 
 class DockerBackend:
@@ -42,7 +45,13 @@ class DockerBackend:
         self._stopping: dict[str, threading.Thread] = {}
 
     def workers(self, queue: str) -> list[WorkerHandle]:
-        filters = {"label": [f"hauler.queue={queue}", f"{MANAGED_LABEL}=autoscaler"]}
+        filters = {
+            "label": [
+                f"hauler.queue={queue}",
+                f"{MANAGED_LABEL}=autoscaler",
+                f"{PROJECT_LABEL}={self.config.project}",  # this stack's containers only
+            ]
+        }
         handles = []
         for container in self.client.containers.list(filters=filters):
             labels = container.labels
@@ -72,7 +81,7 @@ class DockerBackend:
                     "hauler.queue": queue,
                     "hauler.node": node,
                     MANAGED_LABEL: "autoscaler",
-                    "com.docker.compose.project": self.config.project,
+                    PROJECT_LABEL: self.config.project,
                     "com.docker.compose.service": f"worker-{queue}",
                     "com.docker.compose.oneoff": "False",
                 },

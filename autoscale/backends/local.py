@@ -1,7 +1,9 @@
 """The local backend: ``celery worker`` processes on this machine.
 
 Workers run in their own sessions, so they outlive the autoscaler; a new autoscaler
-finds them by their node name (``<queue>-as<id>@host``) and adopts them.
+finds them by their node name (``<queue>-as<id>@host``) and adopts them — only those of
+its own deployment (``HAULER_DEPLOYMENT`` in the worker's environment, see
+hauler.deployment), so another Hauler stack on the same host is never touched.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 import psutil
 
 from autoscale.backends.base import WorkerHandle, node_prefix
+from hauler import deployment
 from hauler.queues import DEFAULT_QUEUE
 from hauler.settings import Settings
 
@@ -27,7 +30,7 @@ class LocalBackend:
 
     def __init__(self, settings: Settings, env: dict[str, str] | None = None) -> None:
         self.settings = settings
-        self.env = dict(os.environ if env is None else env)
+        self.env = deployment.mark(os.environ if env is None else env, settings)
         self.log_dir = settings.data_dir / "logs"
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._stopping: set[int] = set()
@@ -44,6 +47,8 @@ class LocalBackend:
                 continue
             if info.get("status") == psutil.STATUS_ZOMBIE or _is_pool_child(info["ppid"], node):
                 continue
+            if not self._ours(process):
+                continue
             handles.append(
                 WorkerHandle(
                     id=str(info["pid"]),
@@ -54,6 +59,13 @@ class LocalBackend:
                 )
             )
         return sorted(handles, key=lambda h: h.started_at)
+
+    def _ours(self, process: psutil.Process) -> bool:
+        """A worker of this deployment (not of another stack on this host)."""
+        try:
+            return deployment.belongs(process.environ(), self.settings)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
 
     def start(self, queue: str, count: int) -> list[WorkerHandle]:
         from hauler.cli.processes import worker_argv

@@ -64,8 +64,6 @@ def run_scale(args: argparse.Namespace) -> int:
 
 
 def run_autoscale(args: argparse.Namespace) -> int:
-    from prometheus_client import start_http_server
-
     from autoscale.backends import create
     from autoscale.loop import Autoscaler
     from autoscale.signals import RedisSignals
@@ -77,7 +75,7 @@ def run_autoscale(args: argparse.Namespace) -> int:
     backend = create(args.backend or config.autoscale.backend, config)
     scaler = Autoscaler(config, backend, RedisSignals(client), client)
     if config.autoscale.metrics_port:
-        start_http_server(config.autoscale.metrics_port, registry=scaler.metrics.registry)
+        scaler.metrics.serve(config.listen_address, config.autoscale.metrics_port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -9,6 +9,7 @@ import sys
 import uuid
 from typing import Any
 
+from hauler import flower
 from hauler.cli.common import need_database, need_redis, settings
 from hauler.queues import DEFAULT_QUEUE, QUEUES, check_queue
 from hauler.settings import Settings
@@ -28,8 +29,8 @@ def register(subparsers: Any) -> None:
     recorder = subparsers.add_parser("recorder", help="events → activity log and metrics")
     recorder.add_argument("--port", type=int, help="metrics/health port (HAULER_RECORDER_PORT)")
     recorder.set_defaults(func=run_recorder)
-    flower = subparsers.add_parser("flower", help="Flower, the Celery web UI")
-    flower.set_defaults(func=run_flower)
+    flower_ui = subparsers.add_parser("flower", help="Flower, the Celery web UI (with a login)")
+    flower_ui.set_defaults(func=run_flower)
     up = subparsers.add_parser(
         "up",
         help="workers (autoscaled), beat, recorder and Flower on one machine, in the foreground",
@@ -69,18 +70,14 @@ def worker_argv(
 
 
 def beat_argv() -> list[str]:
-    config = settings()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    schedule = config.data_dir / "celerybeat-schedule"
-    return [*CELERY, "beat", "-s", str(schedule), "-l", config.log_level]
+    """celery beat with Hauler's scheduler (celeryconfig: one beat at a time, via Redis)."""
+    return [*CELERY, "beat", "-l", settings().log_level]
 
 
 def flower_argv() -> list[str]:
+    """Flower's command line: no secret on it (the login goes by environment)."""
     config = settings()
-    argv = [*CELERY, "flower", f"--port={config.flower_port}", "--address=127.0.0.1"]
-    if config.flower_basic_auth:
-        argv.append(f"--basic-auth={config.flower_basic_auth}")
-    return argv
+    return [*CELERY, "flower", f"--port={config.flower_port}", f"--address={config.listen_address}"]
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -100,8 +97,11 @@ def run_beat(args: argparse.Namespace) -> int:
 
 def run_flower(args: argparse.Namespace) -> int:
     need_redis()
+    login = flower.login(settings())
+    _announce_flower_login(login)
+    sys.stdout.flush()  # exec discards what is still buffered
     argv = flower_argv()
-    os.execv(argv[0], argv)
+    os.execve(argv[0], argv, flower.environment(os.environ, login))
     return 0
 
 
@@ -131,14 +131,26 @@ def run_up(args: argparse.Namespace) -> int:
     )
     supervisor.start("beat", beat_argv())
     supervisor.start("recorder", [*hauler, "recorder"])
-    if not args.no_flower:
-        supervisor.start("flower", flower_argv())
+    login = None if args.no_flower else flower.login(config)
+    if login is not None:
+        supervisor.start("flower", flower_argv(), env=flower.environment(os.environ, login))
     print(
         f"hauler up: autoscaler, beat, recorder{', flower' if not args.no_flower else ''};"
         f" logs in {log_dir}"
     )
     print(f"  metrics   http://127.0.0.1:{config.recorder_port}/metrics  (health: /health)")
-    if not args.no_flower:
-        print(f"  flower    http://127.0.0.1:{config.flower_port}/")
+    if login is not None:
+        print(f"  flower    http://{config.listen_address}:{config.flower_port}/")
+        _announce_flower_login(login)
     print("  status    hauler status      Ctrl-C stops everything", flush=True)
     return supervisor.run()
+
+
+def _announce_flower_login(login: flower.FlowerLogin) -> None:
+    """The generated password once, at its creation; afterwards where it is kept."""
+    if login.generated:
+        print(f"  flower login  {login.basic_auth}  (shown once; kept in {login.path}, mode 0600)")
+    elif login.configured:
+        print("  flower login  from HAULER_FLOWER_BASIC_AUTH")
+    else:
+        print(f"  flower login  user {login.user}; the password is in {login.path}")

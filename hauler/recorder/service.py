@@ -61,8 +61,9 @@ class Recorder:
         }
         return self.connected and self.writer.last_error is None, detail
 
-    def run(self, *, host: str = "0.0.0.0", port: int | None = None) -> None:
-        """Run until ``stop`` is set (or KeyboardInterrupt)."""
+    def run(self, *, host: str | None = None, port: int | None = None) -> None:
+        """Run until ``stop`` is set (or KeyboardInterrupt); HTTP on HAULER_LISTEN_ADDRESS."""
+        host = self.settings.listen_address if host is None else host
         port = self.settings.recorder_port if port is None else port
         server = serve(self.metrics.registry, self.health, host, port)
         log.info("recorder serving /metrics and /health on %s:%d", host, server.server_port)
