@@ -30,6 +30,17 @@ def timeline(url: str, correlation_id: str, *, limit: int = 1000) -> list[Activi
         return list(session.scalars(query))
 
 
+def correlation_of_task(url: str, task_id: str) -> str | None:
+    """The correlation id recorded for task ``task_id``, if any row of it is recorded."""
+    with session_scope(url) as session:
+        query = (
+            select(Activity.correlation_id)
+            .where(Activity.task_id == task_id, Activity.correlation_id.is_not(None))
+            .limit(1)
+        )
+        return session.scalar(query)
+
+
 def recent_failures(url: str, *, limit: int = 10) -> list[Activity]:
     """The newest task failures, newest first."""
     with session_scope(url) as session:

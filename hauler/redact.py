@@ -44,8 +44,11 @@ SECRET_KEYS = frozenset(
     }
 )
 
-# A URL inside free text: scheme://… up to whitespace or a closing quote/bracket.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>()\[\]{}]+")
+# A URL inside free text: scheme://… up to whitespace or a closing quote/bracket. The
+# scheme is bounded (and must start a word) so that a long run of letters is linear.
+_URL_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s'\"<>()\[\]{}]+"
+)
 # key=value or key: value pairs in free text, e.g. "apikey=abc" or "token: abc".
 _PAIR_IN_TEXT = re.compile(
     r"(?i)\b("

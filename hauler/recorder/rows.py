@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hauler.activity import DOMAIN_EVENT
+from hauler.activity import DOMAIN_EVENT, TASK_CONTEXT_EVENT
 from hauler.clip import clip, text
 from hauler.correlation import MAX_ID, clean_id
 from hauler.redact import redact
@@ -96,6 +96,9 @@ def to_row(event: dict[str, Any], cache: ContextCache, now: datetime) -> dict[st
     kind = event.get("type", "")
     if kind == DOMAIN_EVENT:
         return _domain_row(event, cache, now)
+    if kind == TASK_CONTEXT_EVENT:  # no row of its own: what it says fills the task's rows
+        cache.learn(event)
+        return None
     status = TASK_STATUS.get(kind)
     if status is None:
         return None
