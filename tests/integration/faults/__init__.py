@@ -1,0 +1,1 @@
+"""Fault tests: the promises of the foundation, against real processes under faults."""
