@@ -6,6 +6,8 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+from hauler.redact import redact_text
+
 #: Header naming the unit of work ("this download") every related task shares.
 CORRELATION_HEADER = "hauler_correlation_id"
 #: Header naming the task that published this one (empty for a root task).
@@ -25,8 +27,6 @@ def clean_id(value: Any) -> str | None:
     """
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    from hauler.redact import redact_text
-
     text = "".join(ch for ch in str(value) if ch.isprintable()).strip()
     text = redact_text(text)[:MAX_ID]
     return text or None

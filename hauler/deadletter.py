@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hauler.clip import clip, text
 from hauler.correlation import MAX_ID, clean_id
+from hauler.errors import InvalidArgument
 from hauler.redact import redact, redact_text
 from hauler.store.db import session_scope
 from hauler.store.models import DeadLetter
@@ -137,8 +138,6 @@ def parse_ident(ident: Any) -> int | str:
     Raises:
         InvalidArgument: not a usable id (named ``letter``).
     """
-    from hauler.errors import InvalidArgument
-
     if isinstance(ident, int) and not isinstance(ident, bool):
         if not 1 <= ident <= MAX_LETTER_ID:
             raise InvalidArgument("letter", f"a dead-letter id is from 1 to {MAX_LETTER_ID}")
@@ -146,8 +145,8 @@ def parse_ident(ident: Any) -> int | str:
     if not isinstance(ident, str) or not ident.strip():
         raise InvalidArgument("letter", "must be a dead-letter id or task id")
     ident = ident.strip()
-    if ident.isascii() and ident.isdigit():
-        return parse_ident(int(ident)) if len(ident) <= 19 else parse_ident(MAX_LETTER_ID + 1)
+    if ident.isascii() and ident.isdigit():  # "٣" is a digit to str.isdigit, not an id
+        return parse_ident(int(ident[:20]) if len(ident) <= 20 else MAX_LETTER_ID + 1)
     if len(ident) > MAX_ID or not ident.isprintable():
         raise InvalidArgument("letter", f"a task id is printable and at most {MAX_ID} characters")
     return ident
