@@ -55,7 +55,9 @@ def test_every_bad_input_is_a_permanent_invalid_argument_naming_it(
                 1,
             ),
         )
-    start_worker(["media", "uploads", "downloads", "maintenance", "recovery"], concurrency=2)
+    worker = start_worker(
+        ["media", "uploads", "downloads", "maintenance", "recovery"], concurrency=2
+    )
     started = time.monotonic()
     # when each bad input is sent the way another app would send it
     data = hauler_env["HAULER_DATA_DIR"]
@@ -86,6 +88,9 @@ def test_every_bad_input_is_a_permanent_invalid_argument_naming_it(
             )
     seconds = time.monotonic() - started
     assert not wrong, f"{len(wrong)} of {len(CASES)} wrong in {seconds:.1f} s: {wrong}"
+    # and three 1 MB arguments did not make a megabyte of log
+    log_bytes = worker.log.stat().st_size
+    assert log_bytes < 200_000, f"worker log is {log_bytes} bytes"
     # and the non-ASCII digit did not re-publish dead letter 3
     third = deadletter.get(pg_url, 3)
     assert third is not None and (third.state, third.retried_task_id) == ("dead", None)

@@ -136,6 +136,7 @@ def test_letters_parked_in_an_outage_are_drained_by_two_processes_without_loss(
         f"expected {len(expected)}, stored {len(stored)}, lost {len(lost)}, duplicated "
         f"{len(duplicated)}, drains {drained}, {seconds:.1f} s; status exit {status.returncode}"
     )
+    print(counts)
     assert not lost and not duplicated, counts
     assert set(stored) == expected, counts
     assert all(d.returncode == 0 for d in drainers), [err for _, err in outputs]
@@ -174,3 +175,19 @@ def test_dlq_list_shows_letters_and_quarantine_lists_what_the_database_refused(
     held = hauler_cli("dlq", "quarantine")
     assert held.returncode == 0, held.stderr
     assert "quarantined: 1 now" in held.stdout and "attempts" in held.stdout, held.stdout
+
+
+def test_a_letter_left_by_a_drain_that_died_is_taken_after_the_lease(redis_url: str, pg_url: str):
+    # given a letter claimed by a drain that died (in `moving`, claimed long ago), and
+    # one claimed just now by a drain still at work
+    client = redis.Redis.from_url(redis_url)
+    orphan, busy = _failure(uuid.uuid4().hex), _failure(uuid.uuid4().hex)
+    now = time.time()
+    client.zadd(parking.MOVING_KEY, {json.dumps(orphan.__dict__): now - parking.LEASE_SECONDS - 1})
+    client.zadd(parking.MOVING_KEY, {json.dumps(busy.__dict__): now})
+    # when another drain runs
+    drained = parking.drain(SimpleNamespace(broker_url=redis_url, database_url=pg_url))
+    # then it stores the orphan and leaves the busy drain's letter alone
+    stored = {letter.task_id for letter in _letters(pg_url)}
+    assert (drained.moved, stored) == (1, {orphan.task_id}), drained
+    assert client.zcard(parking.MOVING_KEY) == 1
