@@ -12,6 +12,10 @@ from hauler.store.models import Activity
 
 #: Celery event type of a domain event ("download failed", "scaled up", ...).
 DOMAIN_EVENT = "hauler-activity"
+#: Celery event a worker sends when it receives a task, before ``task-received``: the
+#: task's correlation id, causation id and queue, read from the message itself (so a
+#: foreign app's ``send_task(headers=...)`` reaches every row of that task).
+TASK_CONTEXT_EVENT = "hauler-task-context"
 
 
 def timeline(url: str, correlation_id: str, *, limit: int = 1000) -> list[Activity]:
@@ -24,6 +28,17 @@ def timeline(url: str, correlation_id: str, *, limit: int = 1000) -> list[Activi
             .limit(limit)
         )
         return list(session.scalars(query))
+
+
+def correlation_of_task(url: str, task_id: str) -> str | None:
+    """The correlation id recorded for task ``task_id``, if any row of it is recorded."""
+    with session_scope(url) as session:
+        query = (
+            select(Activity.correlation_id)
+            .where(Activity.task_id == task_id, Activity.correlation_id.is_not(None))
+            .limit(1)
+        )
+        return session.scalar(query)
 
 
 def recent_failures(url: str, *, limit: int = 10) -> list[Activity]:
@@ -53,7 +68,7 @@ def emit(kind: str, **payload: Any) -> None:
     """
     from celery import current_task
 
-    from hauler.correlation import CAUSATION_HEADER, correlation_of, request_header
+    from hauler.correlation import causation_of, correlation_of
 
     task = current_task
     if task is None or task.request.id is None:
@@ -64,7 +79,7 @@ def emit(kind: str, **payload: Any) -> None:
         "task_id": request.id,
         "task_name": task.name,
         "correlation_id": correlation_of(request),
-        "causation_id": request_header(request, CAUSATION_HEADER),
+        "causation_id": causation_of(request),
         "payload": payload,
     }
     with task.app.events.default_dispatcher(hostname=request.hostname) as dispatcher:

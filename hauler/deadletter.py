@@ -1,18 +1,29 @@
-"""The dead-letter store: tasks that failed for good, kept until someone retries them."""
+"""The dead-letter store: tasks that failed for good, kept until someone retries them.
+
+Letters that fail while the database is down are parked in Redis by :mod:`hauler.parking`.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
+from hauler.clip import clip, text
+from hauler.correlation import MAX_ID, clean_id
+from hauler.errors import InvalidArgument
+from hauler.redact import redact, redact_text
 from hauler.store.db import session_scope
 from hauler.store.models import DeadLetter
 
 log = logging.getLogger(__name__)
+
+#: Largest dead-letter id (a signed 64-bit integer column).
+MAX_LETTER_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -30,34 +41,86 @@ class Failure:
     correlation_id: str | None
     causation_id: str | None
     attempts: int
+    failed_at: float | None = None  # UNIX seconds when it failed; None: when it is stored
+
+
+def sanitized(failure: Failure) -> Failure:
+    """``failure`` as it may be stored: secrets masked, every value capped and encodable."""
+    args = clip(redact(list(failure.args)))
+    kwargs = clip(redact(dict(failure.kwargs)))
+    return replace(
+        failure,
+        task_id=text(str(failure.task_id), MAX_ID)[:MAX_ID],
+        task_name=text(str(failure.task_name), 200)[:200],
+        queue=clean_id(failure.queue),
+        args=args if isinstance(args, list) else [args],
+        kwargs=kwargs if isinstance(kwargs, dict) else {"kwargs": kwargs},
+        reason=text(str(failure.reason), 32)[:32],
+        exception=text(redact_text(str(failure.exception)), 4000),
+        traceback=text(redact_text(str(failure.traceback))[-4000:], 4000),
+        correlation_id=clean_id(failure.correlation_id),
+        causation_id=clean_id(failure.causation_id),
+        attempts=_attempts(failure.attempts),
+    )
+
+
+def _attempts(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    raise ValueError(f"attempts must be a positive whole number, got {value!r}")
 
 
 def record(url: str, failure: Failure, *, now: datetime | None = None) -> int:
     """Store ``failure``; a second failure of the same task id updates its row.
 
+    Idempotent by task id: storing the same failure twice (or from two processes at once)
+    leaves one row.
+
     Returns:
         The dead letter's id.
     """
-    now = now or datetime.now(UTC)
+    failure = sanitized(failure)
+    when = _failed_at(failure, now)
+    try:
+        return _upsert(url, failure, when)
+    except IntegrityError:  # another process inserted the same task id just now
+        return _upsert(url, failure, when)
+
+
+def _failed_at(failure: Failure, now: datetime | None) -> datetime:
+    if isinstance(failure.failed_at, int | float) and not isinstance(failure.failed_at, bool):
+        return datetime.fromtimestamp(failure.failed_at, UTC)
+    return now or datetime.now(UTC)
+
+
+def _upsert(url: str, failure: Failure, when: datetime) -> int:
     with session_scope(url) as session:
         row = session.scalar(select(DeadLetter).where(DeadLetter.task_id == failure.task_id))
         if row is None:
-            row = DeadLetter(task_id=failure.task_id, first_failed_at=now)
+            row = DeadLetter(task_id=failure.task_id, first_failed_at=when, last_failed_at=when)
             session.add(row)
+        elif row.last_failed_at is not None and _aware(row.last_failed_at) > when:
+            return row.id  # an older failure of a task already stored with a newer one
         row.task_name = failure.task_name
         row.queue = failure.queue
         row.args = list(failure.args)
         row.kwargs = dict(failure.kwargs)
         row.reason = failure.reason
-        row.exception = failure.exception[:4000]
-        row.traceback = failure.traceback[-4000:]
+        row.exception = failure.exception
+        row.traceback = failure.traceback
         row.correlation_id = failure.correlation_id
         row.causation_id = failure.causation_id
         row.attempts = failure.attempts
-        row.last_failed_at = now
+        row.first_failed_at = min(_aware(row.first_failed_at or when), when)
+        row.last_failed_at = when
         row.state = "dead"
         session.flush()
         return row.id
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def list_letters(url: str, *, state: str | None = "dead", limit: int = 50) -> list[DeadLetter]:
@@ -69,12 +132,37 @@ def list_letters(url: str, *, state: str | None = "dead", limit: int = 50) -> li
         return list(session.scalars(query))
 
 
-def get(url: str, ident: str) -> DeadLetter | None:
-    """A dead letter by numeric id or task id."""
+def parse_ident(ident: Any) -> int | str:
+    """A dead letter's numeric id (ASCII digits only) or task id, as given by a caller.
+
+    Raises:
+        InvalidArgument: not a usable id (named ``letter``).
+    """
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        if not 1 <= ident <= MAX_LETTER_ID:
+            raise InvalidArgument("letter", f"a dead-letter id is from 1 to {MAX_LETTER_ID}")
+        return ident
+    if not isinstance(ident, str) or not ident.strip():
+        raise InvalidArgument("letter", "must be a dead-letter id or task id")
+    ident = ident.strip()
+    if ident.isascii() and ident.isdigit():  # "٣" is a digit to str.isdigit, not an id
+        return parse_ident(int(ident[:20]) if len(ident) <= 20 else MAX_LETTER_ID + 1)
+    if len(ident) > MAX_ID or not ident.isprintable():
+        raise InvalidArgument("letter", f"a task id is printable and at most {MAX_ID} characters")
+    return ident
+
+
+def get(url: str, ident: Any) -> DeadLetter | None:
+    """A dead letter by numeric id or task id.
+
+    Raises:
+        InvalidArgument: ``ident`` cannot be an id (see :func:`parse_ident`).
+    """
+    key = parse_ident(ident)
     with session_scope(url) as session:
-        if ident.isdigit():
-            return session.get(DeadLetter, int(ident))
-        return session.scalar(select(DeadLetter).where(DeadLetter.task_id == ident))
+        if isinstance(key, int):
+            return session.get(DeadLetter, key)
+        return session.scalar(select(DeadLetter).where(DeadLetter.task_id == key))
 
 
 def mark_retried(url: str, letter_id: int, new_task_id: str) -> None:
@@ -101,41 +189,3 @@ def count(url: str, state: str = "dead") -> int:
     """How many dead letters are in ``state``."""
     with session_scope(url) as session:
         return int(session.scalar(select(func.count()).where(DeadLetter.state == state)) or 0)
-
-
-#: Redis list where dead letters wait when the database is down.
-PARKED_KEY = "hauler:dead-letters:parked"
-
-
-def record_or_park(settings: Any, failure: Failure) -> None:
-    """Store ``failure``; if the database is down, park it in Redis so it is not lost."""
-    import json
-    from dataclasses import asdict
-
-    import redis
-
-    try:
-        record(settings.database_url, failure)
-        return
-    except Exception as exc:  # any database failure: park rather than lose it
-        log.warning("database unavailable for dead letter %s, parking it: %s", failure.task_id, exc)
-    client = redis.Redis.from_url(settings.broker_url)
-    client.lpush(PARKED_KEY, json.dumps(asdict(failure)))
-
-
-def drain_parked(settings: Any, *, limit: int = 1000) -> int:
-    """Move dead letters parked in Redis into the database; return how many moved."""
-    import json
-
-    import redis
-
-    client = redis.Redis.from_url(settings.broker_url)
-    moved = 0
-    for _ in range(limit):
-        raw = client.lindex(PARKED_KEY, -1)
-        if raw is None:
-            break
-        record(settings.database_url, Failure(**json.loads(raw)))
-        client.rpop(PARKED_KEY)
-        moved += 1
-    return moved

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from hauler import deadletter
+from hauler import deadletter, parking
 from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER
 from hauler.errors import InvalidArgument
 from hauler.settings import Settings
@@ -23,13 +23,14 @@ class Publisher(Protocol):
     ) -> str: ...
 
 
-def retry(settings: Settings, ident: str, publish: Publisher | None = None) -> dict[str, Any]:
+def retry(settings: Settings, ident: Any, publish: Publisher | None = None) -> dict[str, Any]:
     """Publish dead letter ``ident`` (id or task id) again under its correlation id.
 
     Raises:
-        InvalidArgument: no dead letter has that id.
+        InvalidArgument: ``ident`` is not an id, or no dead letter has it.
     """
-    deadletter.drain_parked(settings)
+    deadletter.parse_ident(ident)
+    parking.drain_quietly(settings)
     letter = deadletter.get(settings.database_url, ident)
     if letter is None:
         raise InvalidArgument("letter", f"no dead letter {ident!r}")

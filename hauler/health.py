@@ -13,6 +13,13 @@ from hauler.errors import InvalidArgument
 MAX_PING_DELAY = 30.0
 
 
+def ran_on(request: Any, default: str) -> str:
+    """The queue a task request was delivered from (its routing key), else ``default``."""
+    delivery = getattr(request, "delivery_info", None) or {}
+    queue = delivery.get("routing_key")
+    return str(queue) if queue else default
+
+
 def ping(delay: float = 0.0, *, queue: str = "health") -> dict[str, Any]:
     """Answer where and when this ran, after sleeping ``delay`` seconds (at most 30).
 

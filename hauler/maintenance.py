@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,30 +29,106 @@ def cleanup(settings: Settings, *, now: datetime, activity_days: int) -> dict[st
     }
 
 
+#: Statuses that end a task, strongest first: the one a task reached decides its outcome.
+FINAL_STATUSES = ("DEAD_LETTERED", "SUCCESS", "FAILURE", "REVOKED", "REJECTED")
+#: Outcome names of the report, per task.
+OUTCOMES = ("succeeded", "failed", "retried", "dead_lettered", "revoked", "still_running")
+_OUTCOME_OF = {
+    "SUCCESS": "succeeded",
+    "FAILURE": "failed",
+    "REVOKED": "revoked",
+    "REJECTED": "revoked",
+    "RETRY": "retried",
+}
+
+
+@dataclass
+class _Task:
+    name: str
+    reason: str | None = None
+    retried: bool = False
+
+
+def outcome(statuses: Iterable[str]) -> str:
+    """One task's outcome from its statuses, oldest first.
+
+    The strongest final status wins (a dead letter over the failure before it); a task
+    with none is ``retried`` while its latest status is a retry (waiting to run again),
+    else ``still_running`` (sent, received or started).
+    """
+    seen = list(statuses)
+    for status in FINAL_STATUSES:
+        if status in seen:
+            return "dead_lettered" if status == "DEAD_LETTERED" else _OUTCOME_OF[status]
+    return "retried" if seen and seen[-1] == "RETRY" else "still_running"
+
+
+def tally(rows: Iterable[tuple[str, str | None, str, str | None]]) -> dict[str, Any]:
+    """Outcomes per task from ``(task_id, task_name, status, reason)`` rows, oldest first.
+
+    Returns:
+        ``{"outcomes": {...}, "by_task": {name: {...}}}``; each outcome counts tasks, and
+        ``dead_lettered`` counts them by reason; ``with_retries`` counts tasks that
+        needed at least one retry, whatever their outcome.
+    """
+    tasks: dict[str, _Task] = {}
+    history: dict[str, list[str]] = {}
+    for task_id, name, status, reason in rows:
+        task = tasks.setdefault(task_id, _Task(name or "?"))
+        task.name = name or task.name
+        history.setdefault(task_id, []).append(status)
+        task.retried = task.retried or status == "RETRY"
+        if status == "DEAD_LETTERED":
+            task.reason = reason or "unknown"
+    outcomes = _empty()
+    by_task: dict[str, dict[str, Any]] = {}
+    for task_id, task in tasks.items():
+        result = outcome(history[task_id])
+        for summary in (outcomes, by_task.setdefault(task.name, _empty())):
+            if result == "dead_lettered":
+                reasons = summary["dead_lettered"]
+                reasons[task.reason or "unknown"] = reasons.get(task.reason or "unknown", 0) + 1
+            else:
+                summary[result] += 1
+            summary["with_retries"] += int(task.retried)
+    return {"outcomes": outcomes, "by_task": by_task}
+
+
+def _empty() -> dict[str, Any]:
+    summary: dict[str, Any] = {name: 0 for name in OUTCOMES}
+    summary["dead_lettered"] = {}
+    summary["with_retries"] = 0
+    return summary
+
+
 def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[str, Any]:
-    """Tasks by outcome and name, new dead letters and the top failures since ``now - hours``."""
+    """Outcomes per task (overall and by name) and new dead letters since ``now - hours``."""
     since = now - timedelta(hours=hours)
     with session_scope(settings.database_url) as session:
         rows = session.execute(
-            select(Activity.task_name, Activity.status, func.count())
-            .where(Activity.occurred_at >= since, Activity.status.is_not(None))
-            .group_by(Activity.task_name, Activity.status)
-        ).all()
+            select(
+                Activity.task_id,
+                Activity.task_name,
+                Activity.status,
+                Activity.payload["reason"].as_string(),
+            )
+            .where(
+                Activity.occurred_at >= since,
+                Activity.status.is_not(None),
+                Activity.task_id.is_not(None),
+            )
+            .order_by(Activity.occurred_at, Activity.id)
+        )
+        summary = tally((str(a), b, str(c), d) for a, b, c, d in rows)
         dead = session.execute(
             select(DeadLetter.task_name, DeadLetter.reason, func.count())
             .where(DeadLetter.last_failed_at >= since)
             .group_by(DeadLetter.task_name, DeadLetter.reason)
         ).all()
-    outcomes: Counter[str] = Counter()
-    by_task: dict[str, dict[str, int]] = {}
-    for name, status, count in rows:
-        outcomes[str(status)] += count
-        by_task.setdefault(name or "?", {})[str(status)] = count
     return {
         "since": since.isoformat(),
         "until": now.isoformat(),
-        "outcomes": dict(outcomes),
-        "by_task": by_task,
+        **summary,
         "dead_letters": [
             {"task_name": name, "reason": reason, "count": count} for name, reason, count in dead
         ],

@@ -9,6 +9,44 @@ from typing import Any
 
 from hauler.errors import InvalidArgument
 
+#: Longest path accepted, in bytes (Linux's PATH_MAX), and longest name in it (NAME_MAX).
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` short enough for an error message (long values are cut)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(str(value))} chars)"
+
+
+def check_path_text(value: Any, argument: str, *, what: str = "a file path") -> str:
+    """``value`` if it can name a file at all: a non-empty string the OS can take.
+
+    Raises:
+        InvalidArgument: not a string, empty, a NUL byte, a lone surrogate (not UTF-8),
+            longer than 4096 bytes or a component longer than 255 bytes.
+    """
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(argument, f"must be a non-empty string ({what})")
+    if "\x00" in value:
+        raise InvalidArgument(argument, f"contains a NUL byte: {shown(value)}")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            argument, f"is not valid Unicode text (a lone surrogate?): {shown(value)}"
+        ) from None
+    if len(encoded) > MAX_PATH_BYTES:
+        raise InvalidArgument(
+            argument, f"is {len(encoded)} bytes long; a path is at most {MAX_PATH_BYTES}"
+        )
+    if any(len(part) > MAX_NAME_BYTES for part in encoded.split(b"/")):
+        raise InvalidArgument(
+            argument, f"has a name longer than {MAX_NAME_BYTES} bytes: {shown(value)}"
+        )
+    return value
+
 
 def file_under_roots(
     value: Any, roots: Sequence[Path], setting: str, *, argument: str = "path"
@@ -24,12 +62,16 @@ def file_under_roots(
     Raises:
         InvalidArgument: not a string, relative, outside the roots, missing or not a file.
     """
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(argument, "must be a non-empty string (a file path)")
+    check_path_text(value, argument)
     path = Path(value).expanduser()
     if not path.is_absolute():
-        raise InvalidArgument(argument, f"must be an absolute path, got {value!r}")
-    path = path.resolve()
+        raise InvalidArgument(argument, f"must be an absolute path, got {shown(value)}")
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a component too long
+        raise InvalidArgument(
+            argument, f"cannot be resolved ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     if not any(path.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(root) for root in roots)
         raise InvalidArgument(

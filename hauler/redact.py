@@ -8,6 +8,7 @@ Results, dead letters, activity rows, log lines and exception messages go throug
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -43,8 +44,11 @@ SECRET_KEYS = frozenset(
     }
 )
 
-# A URL inside free text: scheme://… up to whitespace or a closing quote/bracket.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>()\[\]{}]+")
+# A URL inside free text: scheme://… up to whitespace or a closing quote/bracket. The
+# scheme is bounded (and must start a word) so that a long run of letters is linear.
+_URL_IN_TEXT = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s'\"<>()\[\]{}]+"
+)
 # key=value or key: value pairs in free text, e.g. "apikey=abc" or "token: abc".
 _PAIR_IN_TEXT = re.compile(
     r"(?i)\b("
@@ -133,3 +137,58 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
     return value
+
+
+#: Longest text an exception keeps in each argument once it has been redacted.
+MAX_EXCEPTION_TEXT = 2000
+_TEXT_ATTRIBUTES = ("reason", "msg", "strerror", "filename", "filename2", "url")
+
+
+def redact_exception(exc: BaseException, limit: int = MAX_EXCEPTION_TEXT) -> BaseException:
+    """Mask secrets in ``exc`` and the exceptions it was raised from, in place; return it.
+
+    Only an exception whose text changes is touched: its ``args`` (strings redacted and
+    cut at ``limit`` characters; other values that render a secret become their redacted
+    text) and its string attributes, so ``str(exc)``, a result backend, a log line and a
+    dead letter all see the redacted text.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        _redact_one(current, limit)
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def _redact_one(exc: BaseException, limit: int) -> None:
+    try:
+        original = str(exc)
+    except Exception:  # an exception that cannot render itself has nothing to show
+        return
+    if redact_text(original) == original and len(original) <= limit:
+        return
+    exc.args = tuple(_redacted_arg(arg, limit) for arg in exc.args)
+    names = {*_TEXT_ATTRIBUTES, *getattr(exc, "__dict__", {})}
+    for name in names:
+        value = getattr(exc, name, None)
+        if isinstance(value, str):
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(exc, name, _cut(redact_text(value), limit))
+
+
+def _redacted_arg(arg: Any, limit: int) -> Any:
+    if isinstance(arg, str):
+        return _cut(redact_text(arg), limit)
+    if arg is None or isinstance(arg, bool | int | float):
+        return arg
+    try:
+        shown = str(arg)
+    except Exception:
+        return arg
+    cleaned = _cut(redact_text(shown), limit)
+    return cleaned if cleaned != shown else arg
+
+
+def _cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit] + f"…[truncated, {len(value)} chars]"

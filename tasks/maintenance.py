@@ -13,14 +13,19 @@ from workers.base import hauler_task
 
 ping = queue_ping("maintenance")
 
+#: Longest retention ``maintenance.cleanup`` accepts (100 years; beyond, dates overflow).
+MAX_ACTIVITY_DAYS = 36_500
+
 
 @hauler_task("maintenance.cleanup")
 def cleanup(activity_days: int | None = None) -> dict[str, Any]:
     """Delete activity rows older than ``activity_days`` (default: the retention setting)."""
     settings = get_settings()
     days = settings.activity_retention_days if activity_days is None else activity_days
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidArgument("activity_days", "must be a whole number of days ≥ 1")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_ACTIVITY_DAYS:
+        raise InvalidArgument(
+            "activity_days", f"must be a whole number of days from 1 to {MAX_ACTIVITY_DAYS}"
+        )
     return maintenance.cleanup(settings, now=datetime.now(UTC), activity_days=days)
 
 

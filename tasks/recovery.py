@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from hauler import dlq
-from hauler.errors import InvalidArgument
 from hauler.settings import get_settings
 from tasks._ping import queue_ping
 from workers.base import hauler_task
@@ -15,7 +14,8 @@ ping = queue_ping("recovery")
 
 @hauler_task("recovery.retry_dead_letter")
 def retry_dead_letter(letter: int | str) -> dict[str, Any]:
-    """Publish a dead-lettered task again; returns the dead letter id and the new task id."""
-    if not isinstance(letter, int | str) or isinstance(letter, bool) or str(letter) == "":
-        raise InvalidArgument("letter", "must be a dead-letter id or task id")
-    return dlq.retry(get_settings(), str(letter))
+    """Publish a dead-lettered task again; returns the dead letter id and the new task id.
+
+    ``letter`` is a dead-letter id (a whole number, or ASCII digits) or a task id.
+    """
+    return dlq.retry(get_settings(), letter)

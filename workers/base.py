@@ -26,15 +26,16 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore
 
-from hauler import deadletter
+from hauler import deadletter, parking
 from hauler.backoff import backoff_delay
 from hauler.correlation import (
     CAUSATION_HEADER,
     CORRELATION_HEADER,
+    causation_of,
     correlation_of,
-    request_header,
 )
 from hauler.queues import DEFAULT_QUEUE, check_queue, queue_for
+from hauler.redact import redact_exception, redact_text
 from hauler.settings import RetrySettings, get_settings
 from workers.app import app
 from workers.classify import check_arguments, failure_reason, is_retryable
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 class HaulerTask(Task):
-    """The base of every Hauler task: dead-letters what fails for good."""
+    """The base of every Hauler task: dead-letters what fails for good (secrets masked)."""
 
     retry_settings: RetrySettings = RetrySettings()
     retry_on: tuple[type[BaseException], ...] = ()
@@ -53,6 +54,7 @@ class HaulerTask(Task):
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
         request = self.request if self.request.id == task_id else None
+        redact_exception(exc)
         failure = deadletter.Failure(
             task_id=task_id,
             task_name=self.name,
@@ -63,11 +65,14 @@ class HaulerTask(Task):
             exception=f"{type(exc).__name__}: {exc}",
             traceback=_short_traceback(exc),
             correlation_id=correlation_of(request) if request else None,
-            causation_id=request_header(request, CAUSATION_HEADER) if request else None,
+            causation_id=causation_of(request) if request else None,
             attempts=(request.retries if request else 0) + 1,
         )
-        deadletter.record_or_park(get_settings(), failure)
-        log.error("%s[%s] dead-lettered (%s): %s", self.name, task_id, failure.reason, exc)
+        parking.record_or_park(get_settings(), failure)
+        failure = deadletter.sanitized(failure)
+        log.error(
+            "%s[%s] dead-lettered (%s): %s", self.name, task_id, failure.reason, failure.exception
+        )
         self._announce_dead_letter(failure)
 
     def _announce_dead_letter(self, failure: deadletter.Failure) -> None:
@@ -121,14 +126,19 @@ def hauler_task(
         def run(self: HaulerTask, *args: Any, **kwargs: Any) -> Any:
             _forward_if_misrouted(self, args, kwargs)
             run_once(self)  # a periodic run that another message already ran is dropped
-            check_arguments(signature, args, kwargs)
+            try:
+                check_arguments(signature, args, kwargs)
+            except Exception as exc:
+                raise redact_exception(exc) from None
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
+                redact_exception(exc)  # before the result backend, a log line or a letter
                 retries = self.request.retries
                 if is_retryable(exc, retry_on) and retries < policy.max_retries:
                     delay = backoff_delay(retries, policy)
-                    log.warning("%s retry %d in %.1fs: %r", name, retries + 1, delay, exc)
+                    shown = redact_text(repr(exc))
+                    log.warning("%s retry %d in %.1fs: %s", name, retries + 1, delay, shown)
                     raise self.retry(
                         exc=exc, countdown=delay, max_retries=policy.max_retries
                     ) from exc
@@ -165,7 +175,7 @@ def _forward_if_misrouted(task: HaulerTask, args: Any, kwargs: Any) -> None:
         return
     headers = {
         CORRELATION_HEADER: correlation_of(task.request),
-        CAUSATION_HEADER: request_header(task.request, CAUSATION_HEADER),
+        CAUSATION_HEADER: causation_of(task.request),
     }
     task.apply_async(
         args=args, kwargs=kwargs, task_id=task.request.id, queue=task.queue, headers=headers

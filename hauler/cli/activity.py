@@ -6,8 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from hauler import activity
-from hauler.cli.common import need_database, when
+from hauler import activity, broker
+from hauler.cli.common import need_database, settings, when
+from hauler.correlation import MAX_ID, clean_id
+from hauler.recorder import heartbeat
 
 
 def register(subparsers: Any) -> None:
@@ -20,11 +22,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     url = need_database()
-    rows = activity.timeline(url, args.correlation, limit=args.limit)
+    correlation = clean_id(args.correlation) or ""
+    rows = activity.timeline(url, correlation, limit=args.limit) if correlation else []
     if not rows:
-        print(
-            f"(nothing recorded for correlation {args.correlation}; is `hauler recorder` running?)"
-        )
+        print(f"(nothing recorded for correlation {args.correlation!r}: {why_empty(url, args)})")
         return 1
     for row in rows:
         if args.json:
@@ -35,6 +36,35 @@ def run(args: argparse.Namespace) -> int:
         status = f"{row.status or '':<13} {row.hostname or '':<20}"
         print(f"{when(row.occurred_at)}  {row.event_type:<20} {task} {status} {detail}")
     return 0
+
+
+def why_empty(url: str, args: argparse.Namespace) -> str:
+    """The real reason a timeline is empty: the id, or the recorder (from its heartbeat)."""
+    correlation = clean_id(args.correlation)
+    if not correlation:
+        return "that is not a usable correlation id"
+    own = activity.correlation_of_task(url, correlation)
+    if own:
+        return f"{correlation} is a task id; its correlation id is {own}"
+    try:
+        beat = heartbeat.last(broker.connect(settings().broker_url))
+    except Exception as exc:  # the hint must not hide the answer behind a second failure
+        return f"and Redis cannot be asked whether a recorder runs ({exc})"
+    cut = (
+        f" (ids are cut to {MAX_ID} characters: {correlation})"
+        if correlation != args.correlation
+        else ""
+    )
+    if beat is None:
+        return (
+            f"no recorder has reported in the last {heartbeat.TTL_SECONDS} s; start "
+            "`hauler recorder` (events sent while none runs are not recorded)" + cut
+        )
+    where = f"{beat.get('host')} (pid {beat.get('pid')})"
+    if not beat.get("healthy"):
+        error = beat.get("database_error") or "not connected to the broker"
+        return f"the recorder on {where} runs but is not writing: {error}" + cut
+    return f"the recorder on {where} runs and writes; no row has that correlation id" + cut
 
 
 def _detail(payload: dict[str, Any]) -> str:

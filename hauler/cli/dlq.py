@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hauler import deadletter, dlq
+from hauler import deadletter, dlq, parking
 from hauler.cli.common import dumps, need_database, need_redis, settings, when
 from hauler.errors import InvalidArgument
 
@@ -30,12 +30,24 @@ def register(subparsers: Any) -> None:
     purge.add_argument("--older-than", type=float, metavar="DAYS", help="only older ones")
     purge.add_argument("--yes", action="store_true", help="confirm the deletion")
     purge.set_defaults(func=purge_letters)
+    held = commands.add_parser(
+        "quarantine", help="parked letters the database refused, with the reason"
+    )
+    held.add_argument("--limit", type=int, default=20)
+    held.set_defaults(func=show_quarantine)
 
 
 def _prepare() -> str:
     need_redis()
     url = need_database()
-    deadletter.drain_parked(settings())
+    drained = parking.drain_quietly(settings())
+    if drained.quarantined:
+        print(
+            f"{drained.quarantined} parked letter(s) refused by the database were quarantined "
+            "(hauler dlq quarantine)"
+        )
+    if drained.stopped:
+        print(f"parked letters not moved yet: {drained.stopped}")
     return url
 
 
@@ -95,6 +107,20 @@ def retry_letters(args: argparse.Namespace) -> int:
     for ident in idents:
         outcome = dlq.retry(settings(), ident)
         print(f"dead letter {outcome['letter']} → {outcome['task_name']}[{outcome['task_id']}]")
+    return 0
+
+
+def show_quarantine(args: argparse.Namespace) -> int:
+    need_redis()
+    config = settings()
+    counts = parking.counts(config.broker_url)
+    print(
+        f"quarantined: {counts['quarantined']} now, {counts['quarantined_ever']} ever; "
+        f"parked: {counts['parked']}"
+    )
+    for entry in parking.quarantined(config.broker_url, limit=args.limit):
+        print(f"  {entry.get('at') or '-'}  {entry.get('error')}")
+        print(f"    {str(entry.get('letter'))[:300]}")
     return 0
 
 

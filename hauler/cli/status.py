@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hauler import activity, broker, deadletter
+from hauler import activity, broker, deadletter, parking
 from hauler.cli.common import need_database, need_redis, settings, when
 from hauler.queues import DEFAULT_QUEUE, QUEUES
 
@@ -37,14 +37,22 @@ def run(args: argparse.Namespace) -> int:
     for queue in (*QUEUES, DEFAULT_QUEUE):
         reading = broker.sample(client, queue)
         print(f"{queue:<12} {reading.depth:>7} {reading.latency:>8.1f}s {workers[queue]:>8}")
-    deadletter.drain_parked(settings())
+    drained = parking.drain_quietly(settings())
     print(f"\ndead letters: {deadletter.count(url)} (hauler dlq list)")
+    held = parking.counts(settings().broker_url)
+    if held["parked"] or held["moving"] or held["quarantined"] or drained.stopped:
+        print(
+            f"  parked in Redis: {held['parked'] + held['moving']}; "
+            f"quarantined (refused by the database): {held['quarantined']} "
+            "(hauler dlq quarantine)"
+        )
     _show_autoscaler(client, url)
     failures = activity.recent_failures(url, limit=args.failures)
     if failures:
         print("recent failures:")
     for row in failures:
-        detail = row.payload.get("exception") or row.payload.get("reason") or ""
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        detail = payload.get("exception") or payload.get("reason") or ""
         print(f"  {when(row.occurred_at)}  {row.task_name}  {row.status}  {detail}"[:160])
     return 0
 

@@ -11,10 +11,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from hauler.errors import InvalidArgument, PermanentError
+from hauler.paths import check_path_text, shown
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 _RESERVED = {"", ".", ".."}
 MAX_NAME = 200
+#: Unicode categories dropped from names: format characters (bidi controls such as
+#: U+202E, zero-width joiners) and lone surrogates; control characters become ``_``.
+_DROPPED_CATEGORIES = frozenset({"Cf", "Cs"})
 
 
 class Forbidden(PermanentError):
@@ -24,10 +28,13 @@ class Forbidden(PermanentError):
 def safe_name(raw: str, fallback: str = "download") -> str:
     """A file name made from untrusted text: no directories, traversal or control characters.
 
-    Keeps the last path segment, removes control and reserved characters, leading dots
-    and trailing spaces, and caps the length at 200 characters (keeping the extension).
+    Keeps the last path segment, drops Unicode format characters (bidi controls such as
+    U+202E) and lone surrogates, replaces control and reserved characters with ``_``,
+    removes leading dots and trailing spaces, and caps the length at 200 characters
+    (keeping the extension).
     """
     text = unicodedata.normalize("NFC", unquote(raw or ""))
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
     text = _UNSAFE.sub("_", text).strip().lstrip(".").strip()
     if text in _RESERVED:
@@ -51,12 +58,20 @@ def inside(root: Path, *parts: str) -> Path:
     """``root / parts`` resolved, guaranteed to lie inside ``root``.
 
     Raises:
-        InvalidArgument: the result would escape ``root``.
+        InvalidArgument: a part cannot name a file (a NUL byte, a lone surrogate, too
+            long) or the result would escape ``root``.
     """
+    for part in parts:
+        check_path_text(part, "dest", what="a directory")
     base = root.resolve()
-    target = base.joinpath(*parts).resolve()
+    try:
+        target = base.joinpath(*parts).resolve()
+    except (OSError, RuntimeError) as exc:
+        raise InvalidArgument(
+            "dest", f"cannot be resolved ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     if target != base and not target.is_relative_to(base):
-        raise InvalidArgument("dest", f"{'/'.join(parts)!r} escapes the download root {base}")
+        raise InvalidArgument("dest", f"{shown('/'.join(parts))} escapes the download root {base}")
     return target
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from celery import Celery
 
-from hauler import broker, deadletter
+from hauler import broker, logfilter, parking
 from hauler.queues import DEFAULT_QUEUE, QUEUES
+from hauler.recorder import heartbeat
 from hauler.recorder.http import serve
 from hauler.recorder.metrics import Metrics
 from hauler.recorder.rows import ContextCache, to_row
@@ -65,6 +66,7 @@ class Recorder:
         """Run until ``stop`` is set (or KeyboardInterrupt); HTTP on HAULER_LISTEN_ADDRESS."""
         host = self.settings.listen_address if host is None else host
         port = self.settings.recorder_port if port is None else port
+        logfilter.install()
         server = serve(self.metrics.registry, self.health, host, port)
         log.info("recorder serving /metrics and /health on %s:%d", host, server.server_port)
         threads = [
@@ -108,10 +110,11 @@ class Recorder:
                     self.metrics.queue_length.labels(queue).set(reading.depth)
                     self.metrics.queue_latency.labels(queue).set(reading.latency)
                 self._update_writer_metrics()
+                heartbeat.beat(client, *self.health())
                 if time.monotonic() - last_inspect > WORKER_INSPECT_SECONDS:
                     last_inspect = time.monotonic()
                     self._count_workers()
-                    deadletter.drain_parked(self.settings)
+                    parking.drain(self.settings)
             except Exception as exc:  # sampling is best effort; the event stream goes on
                 log.warning("queue sampling failed: %s", exc)
 

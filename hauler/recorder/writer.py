@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hauler.store.db import engine_for
 from hauler.store.models import Activity
+from hauler.store.outage import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,21 @@ class BatchWriter:
             if not self._rows or self.clock() < self._retry_at:
                 return 0
             batch = [self._rows[i] for i in range(min(self.batch_size, len(self._rows)))]
+        done = len(batch)
         try:
             self.sink(batch)
-        except SQLAlchemyError as exc:
-            if _is_outage(exc):
+        except Exception as exc:  # an outage waits; any refusal is sorted out row by row
+            if is_outage(exc):
                 self._failed(exc)
                 return 0
-            self._write_one_by_one(batch)
+            done, outage = self._write_one_by_one(batch)
+            if outage is not None:
+                self._failed(outage)
         with self._lock:
-            for _ in batch:
+            for _ in range(done):
                 self._rows.popleft()
+        if done < len(batch):
+            return done
         self.written += len(batch)
         self.batches += 1
         self.last_success = self.clock()
@@ -101,14 +106,21 @@ class BatchWriter:
         self._backoff = 0.5
         return len(batch)
 
-    def _write_one_by_one(self, batch: list[dict[str, Any]]) -> None:
-        """A batch the database refused (not an outage): keep the good rows, drop the bad."""
-        for row in batch:
+    def _write_one_by_one(self, batch: list[dict[str, Any]]) -> tuple[int, Exception | None]:
+        """A batch the database refused (not an outage): keep the good rows, drop the bad.
+
+        Returns:
+            How many rows of ``batch`` are done with, and the outage that stopped it, if any.
+        """
+        for done, row in enumerate(batch):
             try:
                 self.sink([row])
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # this row is refused; the others go in
+                if is_outage(exc):
+                    return done, exc
                 self.dropped += 1
                 log.error("activity row dropped (%s): %r", exc, row.get("event_type"))
+        return len(batch), None
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
@@ -130,12 +142,3 @@ class BatchWriter:
             self._retry_at = 0.0
             if not self.flush_once():
                 time.sleep(0.5)
-
-
-def _is_outage(exc: SQLAlchemyError) -> bool:
-    """True when the database is unreachable, as opposed to refusing these rows."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

@@ -77,3 +77,39 @@ def test_a_refused_row_is_dropped_alone():
     writer.flush_once()
     assert [batch[0]["n"] for batch in sink.batches] == [0, 2]
     assert writer.dropped == 1 and writer.buffered == 0
+
+
+def test_a_row_the_driver_refuses_is_dropped_alone_without_stopping_the_writer():
+    # given a sink whose driver refuses one row with a plain ValueError (a NUL in text)
+    class DriverSink(Sink):
+        def __call__(self, rows: Sequence[dict[str, Any]]) -> None:
+            if any(row.get("nul") for row in rows):
+                raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+            super().__call__(rows)
+
+    sink = DriverSink()
+    writer = BatchWriter(sink, batch_size=10, clock=Clock())
+    for i in range(5):
+        writer.add({"n": i, "nul": i == 2})
+    # when the batch is flushed, then the other rows are written and one is counted dropped
+    assert writer.flush_once() == 5
+    assert [row["n"] for batch in sink.batches for row in batch] == [0, 1, 3, 4]
+    assert writer.dropped == 1 and writer.buffered == 0
+
+
+def test_an_outage_in_the_middle_of_sorting_out_a_batch_keeps_the_rest_buffered():
+    # given a batch with a refused row, and the database going away right after it
+    class FlakySink(Sink):
+        def __call__(self, rows: Sequence[dict[str, Any]]) -> None:
+            if len(rows) == 1 and rows[0]["n"] == 3:
+                self.down = True
+            super().__call__(rows)
+
+    sink = FlakySink()
+    writer = BatchWriter(sink, batch_size=10, clock=Clock())
+    for i in range(5):
+        writer.add({"n": i, "poison": i == 1})
+    # when it is flushed, then rows 0 and 2 are written, 1 dropped, 3 and 4 wait
+    writer.flush_once()
+    assert [row["n"] for batch in sink.batches for row in batch] == [0, 2]
+    assert writer.dropped == 1 and writer.buffered == 2 and writer.last_error
