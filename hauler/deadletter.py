@@ -42,14 +42,19 @@ class Failure:
     causation_id: str | None
     attempts: int
     failed_at: float | None = None  # UNIX seconds when it failed; None: when it is stored
+    arguments_altered: bool = False  # the stored args/kwargs differ from what the task got
 
 
 def sanitized(failure: Failure) -> Failure:
     """``failure`` as it may be stored: secrets masked, every value capped and encodable."""
     args = clip(redact(list(failure.args)))
     kwargs = clip(redact(dict(failure.kwargs)))
+    altered = bool(failure.arguments_altered) or (
+        args != list(failure.args) or kwargs != dict(failure.kwargs)
+    )
     return replace(
         failure,
+        arguments_altered=altered,
         task_id=text(str(failure.task_id), MAX_ID)[:MAX_ID],
         task_name=text(str(failure.task_name), 200)[:200],
         queue=clean_id(failure.queue),
@@ -111,6 +116,7 @@ def _upsert(url: str, failure: Failure, when: datetime) -> int:
         row.correlation_id = failure.correlation_id
         row.causation_id = failure.causation_id
         row.attempts = failure.attempts
+        row.arguments_altered = failure.arguments_altered
         row.first_failed_at = min(_aware(row.first_failed_at or when), when)
         row.last_failed_at = when
         row.state = "dead"

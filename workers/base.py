@@ -26,7 +26,7 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore
 
-from hauler import deadletter, parking
+from hauler import deadletter, originals, parking
 from hauler.backoff import backoff_delay
 from hauler.correlation import (
     CAUSATION_HEADER,
@@ -68,7 +68,9 @@ class HaulerTask(Task):
             causation_id=causation_of(request) if request else None,
             attempts=(request.retries if request else 0) + 1,
         )
-        parking.record_or_park(get_settings(), failure)
+        settings = get_settings()
+        _keep_originals(settings.broker_url, failure)
+        parking.record_or_park(settings, failure)
         failure = deadletter.sanitized(failure)
         log.error(
             "%s[%s] dead-lettered (%s): %s", self.name, task_id, failure.reason, failure.exception
@@ -182,6 +184,15 @@ def _forward_if_misrouted(task: HaulerTask, args: Any, kwargs: Any) -> None:
     )
     log.info("%s[%s] forwarded from %s to %s", task.name, task.request.id, arrived_on, task.queue)
     raise Ignore()
+
+
+def _keep_originals(broker_url: str, failure: deadletter.Failure) -> None:
+    """Keep the arguments for a retry when the stored copy must mask or cut them."""
+    try:
+        if deadletter.sanitized(failure).arguments_altered:
+            originals.keep(broker_url, failure.task_id, failure.args, failure.kwargs)
+    except Exception:  # the letter itself is stored regardless; its retry will say why not
+        log.warning("could not keep the arguments of %s for a retry", failure.task_id)
 
 
 def _short_traceback(exc: BaseException, lines: int = 12) -> str:
