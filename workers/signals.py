@@ -1,12 +1,12 @@
 """Hauler's Celery hooks, for Hauler's app alone: publishing path, completion counts, fork reset.
 
 ``connect(app)`` wires them (``workers/app.py`` calls it); a foreign Celery app in the same
-process is left untouched: its messages get no Hauler headers and no ``task-sent`` event.
+process is left untouched: its messages get no Hauler headers and no ``task-sent`` event,
+and its tasks are not counted.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import Celery
@@ -14,9 +14,8 @@ from celery.signals import task_postrun, worker_process_init, worker_process_shu
 
 from hauler import broker
 from hauler.store.db import engine_for
+from workers.completions import Completions
 from workers.publish import HaulerAMQP
-
-log = logging.getLogger(__name__)
 
 
 def connect(app: Celery) -> None:
@@ -28,31 +27,26 @@ def connect(app: Celery) -> None:
     if "amqp" in app.__dict__:
         raise RuntimeError("workers.signals.connect(app) must run before the app publishes")
     app.amqp_cls = HaulerAMQP
+    completions = Completions(lambda: broker.shared(app.conf.broker_url))
 
-    def count_completion(sender: Any = None, task: Any = None, **_: Any) -> None:
-        if task is not None and task.app is app:
-            _count_completion(app, task)
+    def count_completion(task: Any = None, **_: Any) -> None:
+        """Count finished tasks per queue: the autoscaler derives throughput from it."""
+        if task is None or task.app is not app:
+            return
+        queue = (task.request.delivery_info or {}).get("routing_key")
+        if queue:
+            completions.count(queue)
 
-    def flush_sent_events(**_: Any) -> None:
+    def reset_after_fork(**_: Any) -> None:
+        """Database connections must not cross a fork (Redis pools check the pid)."""
+        engine_for.cache_clear()
+        completions.reset()
+
+    def flush_at_exit(**_: Any) -> None:
+        completions.flush()
         app.amqp.sent_events.close()
 
     uid = f"hauler:{id(app)}"
     task_postrun.connect(count_completion, weak=False, dispatch_uid=f"{uid}:count")
-    worker_process_init.connect(_reset_after_fork, weak=False, dispatch_uid=f"{uid}:fork")
-    worker_process_shutdown.connect(flush_sent_events, weak=False, dispatch_uid=f"{uid}:exit")
-
-
-def _reset_after_fork(**_: Any) -> None:
-    """Database connections must not be shared across a fork (Redis pools check the pid)."""
-    engine_for.cache_clear()
-
-
-def _count_completion(app: Celery, task: Any) -> None:
-    """Count finished tasks per queue: the autoscaler derives throughput from it."""
-    queue = (task.request.delivery_info or {}).get("routing_key")
-    if not queue:
-        return
-    try:
-        broker.shared(app.conf.broker_url).incr(f"hauler:queue:{queue}:completed")
-    except Exception:  # a counter must never fail a task
-        log.debug("could not count completion on %s", queue, exc_info=True)
+    worker_process_init.connect(reset_after_fork, weak=False, dispatch_uid=f"{uid}:fork")
+    worker_process_shutdown.connect(flush_at_exit, weak=False, dispatch_uid=f"{uid}:exit")

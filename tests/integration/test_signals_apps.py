@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from celery import Celery
 
 from tests.integration.conftest import ROOT
 from tests.integration.services import wait_for
@@ -136,3 +137,19 @@ def test_task_sent_events_are_published_from_a_forked_child_too(
     child = wait_for(lambda: tap.sent(ids["child"]), timeout=10)
     assert child[0]["correlation_id"] == "order-7"
     assert waiting_headers(redis_url, "health")[ids["child"]]["hauler_correlation_id"] == "order-7"
+
+
+def test_finished_tasks_are_counted_per_queue_within_a_second(
+    start_worker, client_app: Celery, redis_url: str
+):
+    # given a Hauler worker on the health queue
+    start_worker(["health"], concurrency=2)
+    counter = redis.Redis.from_url(redis_url)
+    # when 30 tasks run there
+    results = [client_app.send_task("health.ping", queue="health") for _ in range(30)]
+    for result in results:
+        result.get(timeout=30)
+    # then the queue's completion counter (the autoscaler's throughput) says 30 soon after
+    key = "hauler:queue:health:completed"
+    wait_for(lambda: int(counter.get(key) or 0) >= 30, timeout=3)
+    assert int(counter.get(key) or 0) == 30
