@@ -255,7 +255,7 @@ def _report(
         ratio = ours / theirs
         verdict = "ok" if ratio >= TARGETS[label] else "MISSED"
         print(
-            f"{label + ' (tasks/s)':22}{theirs:14,.0f}{ours:14,.0f}{ratio:9.2f}"
+            f"{label + ' (tasks/s)':22}{theirs:14,.0f}{ours:14,.0f}{ratio:9.3f}"
             f"{'>= ' + str(TARGETS[label]):>10} {verdict}"
         )
     for label, theirs, ours in (
@@ -267,7 +267,7 @@ def _report(
     verdict = "ok" if memory <= MEMORY_TARGET else "MISSED"
     print(
         f"{'bytes/waiting message':22}{bare.bytes_per_message:14,.0f}"
-        f"{hauler.bytes_per_message:14,.0f}{memory:9.2f}{'<= ' + str(MEMORY_TARGET):>10} {verdict}"
+        f"{hauler.bytes_per_message:14,.0f}{memory:9.3f}{'<= ' + str(MEMORY_TARGET):>10} {verdict}"
     )
 
 

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from celery import Celery
+from celery.utils.time import utcoffset
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,10 @@ class SentEvents:
             self._thread = None
         if thread is None or self._pid != os.getpid():
             return
-        waiting.put(_STOP)
+        try:
+            waiting.put(_STOP, timeout=timeout)
+        except queue.Full:
+            return
         thread.join(timeout)
 
     def _before_fork(self) -> None:
@@ -134,15 +138,26 @@ class SentEvents:
         try:
             if dispatcher is None:
                 dispatcher = self.app.events.Dispatcher(
-                    self.app.connection_for_write(),
-                    enabled=True,
-                    buffer_while_offline=False,
-                    buffer_group=["task"],
-                    buffer_limit=self.batch + 1,
+                    self.app.connection_for_write(), enabled=True, buffer_while_offline=False
                 )
+            common = {
+                "hostname": dispatcher.hostname,
+                "pid": dispatcher.pid,
+                "clock": self.app.clock.forward(),  # receivers re-clock task-sent anyway
+                "utcoffset": utcoffset(),
+            }
             for event in events:
-                dispatcher.send(**event)
-            dispatcher.flush(errors=False)
+                event.update(common)
+            dispatcher.producer.publish(
+                events,
+                routing_key="task.multi",
+                exchange=dispatcher.exchange.name,
+                declare=[dispatcher.exchange],
+                serializer=dispatcher.serializer,
+                headers=dispatcher.headers,
+                delivery_mode=dispatcher.delivery_mode,
+                retry=False,
+            )
             return dispatcher
         except Exception:  # the tasks are published; their events are best effort
             self.dropped += len(events)
