@@ -64,19 +64,20 @@ def _published_at(raw: bytes) -> float | None:
 def shared(url: str) -> redis.Redis:
     """The process's Redis client for ``url``: one connection pool, however many tasks ask.
 
-    redis-py's pool notices a fork and opens fresh connections in the child, so a client
-    made before Celery forks its pool processes is safe to use in them.
+    redis-py's pool notices a fork (it compares the pid) and opens fresh connections in
+    the child, so a client made before Celery forks its pool processes is safe to use in
+    them. A Redis that stops answering fails a command after 10 s instead of hanging it.
     """
-    return redis.Redis.from_url(url)
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
 
 
 def connect(url: str) -> redis.Redis:
-    """A Redis client for ``url`` that has answered a PING.
+    """The process's Redis client for ``url`` (``shared``), once it has answered a PING.
 
     Raises:
         ServiceUnavailable: Redis is not reachable; the message says what to do.
     """
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+    client = shared(url)
     try:
         client.ping()
     except redis.exceptions.RedisError as exc:

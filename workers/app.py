@@ -1,4 +1,4 @@
-"""The Celery app: configured from celeryconfig, with the beat schedule and signals wired."""
+"""The Celery app: configured from celeryconfig, with the beat schedule and Hauler's hooks."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from celery import Celery
 
 import beat_schedule
 from hauler.settings import get_settings
+from workers import context, logs, signals
 
 app = Celery("hauler")
 app.config_from_object("celeryconfig")
 app.conf.beat_schedule = beat_schedule.load(get_settings().beat_schedule)
 
-import workers.signals  # noqa: E402,F401  (connects the publish and worker hooks)
-from workers import context, logs  # noqa: E402  (sinks: context events, redacted logs)
-
-context.connect(app)
-logs.connect(app)
+signals.connect(app)
+context.connect(app)  # the task's correlation for the recorder, at receipt
+logs.connect(app)  # secrets masked in every log record
