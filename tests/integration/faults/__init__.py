@@ -1,0 +1,1 @@
+"""Fault tests: real processes, real servers, killed on purpose."""

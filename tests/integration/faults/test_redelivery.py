@@ -1,0 +1,239 @@
+"""Nothing lost, nothing run twice: broker restarts, killed workers, killed pool processes.
+
+Against real ``celery worker`` subprocesses and a private redis-server (AOF, fsync always)
+that the tests stop, kill and start again. Executions are noted by ``tests.record`` on the
+machine's Redis (TEST_RECORD_URL), which stays up while the broker goes away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+
+from hauler.redelivery import RESTORED_KEY
+from tests.integration.faults.private_redis import PrivateRedis
+from tests.integration.services import wait_for
+
+DEAD_AFTER = 3.0  # seconds without a heartbeat before a worker counts as dead, in these tests
+
+
+@pytest.fixture
+def broker(tmp_path: Path, hauler_env: dict[str, str], redis_url: str) -> Iterator[PrivateRedis]:
+    """A private broker for this test; executions are noted on the machine's Redis."""
+    server = PrivateRedis(tmp_path / "broker").start()
+    hauler_env.update(
+        HAULER_BROKER_URL=server.url(),
+        TEST_RECORD_URL=redis_url,
+        HAULER_REDELIVERY_DEAD_AFTER=str(DEAD_AFTER),
+        HAULER_REDELIVERY_SWEEP_SECONDS="0.5",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sweeping(broker: PrivateRedis, request: pytest.FixtureRequest) -> object:
+    """The recorder (and so the redelivery sweeper), started once the broker is set."""
+    return request.getfixturevalue("recorder")
+
+
+def sender(broker_url: str, backend_url: str) -> Celery:
+    app = Celery("fault-sender", broker=broker_url, backend=backend_url)
+    app.conf.update(task_serializer="json", accept_content=["json"], result_serializer="json")
+    return app
+
+
+class Ledger:
+    """Reads what ``tests.record`` noted for a set of keys."""
+
+    def __init__(self, url: str, keys: list[str]) -> None:
+        self.client = redis.Redis.from_url(url)
+        self.keys = keys
+
+    def started(self, key: str) -> list[dict[str, object]]:
+        return [json.loads(raw) for raw in self.client.lrange(f"record:{key}:started", 0, -1)]
+
+    def finished(self, key: str) -> int:
+        return int(self.client.llen(f"record:{key}:finished"))
+
+    def counts(self) -> dict[str, int]:
+        finished = [self.finished(key) for key in self.keys]
+        starts = [len(self.started(key)) for key in self.keys]
+        return {
+            "done": sum(1 for n in finished if n >= 1),
+            "lost": sum(1 for n in finished if n == 0),
+            "duplicated": sum(1 for n in finished if n > 1),
+            "started_twice": sum(1 for n in starts if n > 1),
+        }
+
+    def all_done(self) -> bool:
+        return all(self.finished(key) >= 1 for key in self.keys)
+
+
+def _send(app: Celery, keys: list[str], seconds: float) -> list[str]:
+    return [app.send_task("tests.record", args=[key, seconds], queue="health").id for key in keys]
+
+
+def _wait_quietly(predicate: object, timeout: float) -> bool:
+    try:
+        wait_for(predicate, timeout=timeout, interval=0.2)  # type: ignore[arg-type]
+        return True
+    except AssertionError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("stop", "results"),
+    [("shutdown", "broker"), ("kill", "broker"), ("shutdown", "separate")],
+)
+def test_a_broker_restart_mid_run_loses_nothing_and_runs_nothing_twice(
+    broker: PrivateRedis,
+    sweeping: object,
+    start_worker,
+    hauler_env: dict[str, str],
+    redis_url: str,
+    stop: str,
+    results: str,
+) -> None:
+    # given results on the broker (the default) or on a Redis that stays up, and a
+    # worker running 4 tasks at a time from a backlog of 24 one-second tasks
+    backend = broker.url() if results == "broker" else redis_url
+    if results == "separate":
+        hauler_env["HAULER_RESULT_BACKEND"] = redis_url
+    start_worker(["health"], name="busy", concurrency=4)
+    keys = [f"k{i}-{uuid.uuid4().hex[:8]}" for i in range(24)]
+    ledger = Ledger(redis_url, keys)
+    app = sender(broker.url(), backend)
+    ids = _send(app, keys, 1.0)
+    wait_for(lambda: sum(len(ledger.started(k)) for k in keys) >= 6, timeout=30)
+    # when Redis goes away mid-run (SHUTDOWN or kill -9) and is back 3 s later
+    broker.shutdown() if stop == "shutdown" else broker.kill()
+    down_at = time.monotonic()
+    time.sleep(3.0)
+    broker.start()
+    # then every task ran to completion exactly once and has its result
+    recovered = _wait_quietly(ledger.all_done, timeout=45)
+    seconds = time.monotonic() - down_at
+    time.sleep(DEAD_AFTER + 2)  # room for a late, wrong redelivery to show itself
+    counts = ledger.counts()
+    states = [app.AsyncResult(task_id).state for task_id in ids]
+    unacked = redis.Redis.from_url(broker.url()).hlen("unacked")
+    summary = f"{counts}, {seconds:.1f} s to recover, states {set(states)}, unacked {unacked}"
+    assert recovered and counts["lost"] == 0, summary
+    assert counts["duplicated"] == 0 and counts["started_twice"] == 0, summary
+    assert states == ["SUCCESS"] * len(ids), summary
+    assert unacked == 0, summary
+    app.close()
+
+
+def test_workers_consume_again_within_seconds_after_the_broker_returns(
+    broker: PrivateRedis, start_worker, redis_url: str
+) -> None:
+    # given an idle worker on the private broker
+    start_worker(["health"], name="idle")
+    app = sender(broker.url(), broker.url())
+    # when Redis stops for 3 s and comes back, and a task is sent at once
+    broker.shutdown()
+    time.sleep(3.0)
+    broker.start()
+    back_at = time.monotonic()
+    key = uuid.uuid4().hex
+    ledger = Ledger(redis_url, [key])
+    _send(app, [key], 0.0)
+    # then a worker has run it within a few seconds
+    done = _wait_quietly(ledger.all_done, timeout=20)
+    seconds = time.monotonic() - back_at
+    assert done and seconds < 8, f"{ledger.counts()}, {seconds:.1f} s after Redis was back"
+    app.close()
+
+
+def test_a_killed_worker_s_message_goes_back_promptly_and_runs_once(
+    broker: PrivateRedis, sweeping: object, start_worker, redis_url: str
+) -> None:
+    # given two workers and a task running on one of them
+    workers = {name: start_worker(["health"], name=name, wait=False) for name in ("left", "right")}
+    for worker in workers.values():
+        worker.wait_ready()
+    key = uuid.uuid4().hex
+    ledger = Ledger(redis_url, [key])
+    app = sender(broker.url(), broker.url())
+    (task_id,) = _send(app, [key], 4.0)
+    first = wait_for(lambda: ledger.started(key), timeout=30)[0]
+    doomed = workers[str(first["worker"])]
+    # when that whole worker (main process and pool) is killed with kill -9
+    os.killpg(doomed.process.pid, signal.SIGKILL)
+    doomed.process.wait(timeout=10)
+    killed_at = time.monotonic()
+    # then the other worker runs it within seconds (not the visibility timeout), once
+    again = _wait_quietly(lambda: len(ledger.started(key)) >= 2, timeout=30)
+    seconds = time.monotonic() - killed_at
+    assert app.AsyncResult(task_id).get(timeout=30) == {"key": key}
+    time.sleep(DEAD_AFTER + 1)
+    counts = ledger.counts()
+    summary = f"{counts}, redelivered after {seconds:.1f} s"
+    assert again and seconds < DEAD_AFTER + 6, summary
+    starts = ledger.started(key)
+    assert starts[1]["worker"] != first["worker"], summary
+    assert len(starts) == 2 and counts["duplicated"] == 0 and counts["done"] == 1, summary
+    assert int(redis.Redis.from_url(broker.url()).get(RESTORED_KEY) or 0) == 1, summary
+    app.close()
+
+
+def test_a_live_worker_s_long_task_is_never_redelivered(
+    broker: PrivateRedis, sweeping: object, start_worker, redis_url: str
+) -> None:
+    # given two workers, one of them idle, and a task that runs for several dead-after
+    # periods (and so many sweeps) on the other
+    workers = [start_worker(["health"], name=name, wait=False) for name in ("runner", "spare")]
+    for worker in workers:
+        worker.wait_ready()
+    key = uuid.uuid4().hex
+    ledger = Ledger(redis_url, [key])
+    app = sender(broker.url(), broker.url())
+    (task_id,) = _send(app, [key], 3 * DEAD_AFTER)
+    # when it runs to completion
+    assert app.AsyncResult(task_id).get(timeout=60) == {"key": key}
+    time.sleep(1.0)
+    # then it started once: the sweeper left the live worker's message alone
+    counts = ledger.counts()
+    restored = int(redis.Redis.from_url(broker.url()).get(RESTORED_KEY) or 0)
+    summary = f"{counts}, restored {restored}"
+    assert len(ledger.started(key)) == 1 and counts["done"] == 1, summary
+    assert restored == 0, summary
+    app.close()
+
+
+def test_a_killed_pool_process_s_task_runs_next_not_behind_the_backlog(
+    start_worker, client_app: Celery, redis_url: str
+) -> None:
+    # given one worker process busy with a task, and a backlog of 8 behind it
+    worker = start_worker(["health"], name="single", concurrency=1)
+    interrupted = f"long-{uuid.uuid4().hex[:8]}"
+    backlog = [f"b{i}-{uuid.uuid4().hex[:8]}" for i in range(8)]
+    ledger = Ledger(redis_url, [interrupted, *backlog])
+    client_app.send_task("tests.record", args=[interrupted, 3.0], queue="health")
+    runner = wait_for(lambda: ledger.started(interrupted), timeout=30)[0]
+    for key in backlog:
+        client_app.send_task("tests.record", args=[key, 0.2], queue="health")
+    # when the pool process running it is killed with kill -9
+    os.kill(int(str(runner["pid"])), signal.SIGKILL)
+    killed_at = time.monotonic()
+    # then it is the next task to start, ahead of the backlog
+    wait_for(lambda: len(ledger.started(interrupted)) >= 2, timeout=60)
+    seconds = time.monotonic() - killed_at
+    wait_for(ledger.all_done, timeout=60)
+    order = [k.decode() for k in ledger.client.lrange("record:order", 0, -1)]
+    counts = ledger.counts()
+    summary = f"{counts}, order {order[:3]}…, rerun after {seconds:.1f} s"
+    assert order[:2] == [interrupted, interrupted], summary
+    assert counts["lost"] == 0 and counts["duplicated"] == 0, summary
+    assert worker.process.poll() is None, summary

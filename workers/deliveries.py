@@ -1,0 +1,81 @@
+"""Say which deliveries this worker holds: a heartbeat from the worker's main process.
+
+Every ``heartbeat_interval`` seconds the consumer writes, under its hostname, the
+delivery tags of every message it holds (reserved, running, waiting for an ETA, or not
+yet acknowledged by kombu), with its clock and a TTL of ``HAULER_REDELIVERY_DEAD_AFTER``.
+The recorder's sweeper (``hauler/redelivery.py``) gives back only what no live heartbeat
+lists. The heartbeat runs on the consumer's timer, in the thread that receives messages,
+so a delivery is either listed or newer than the heartbeat — never lost in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from celery import Celery, bootsteps
+from celery.worker import state
+
+from hauler.redelivery import Holder, heartbeat_interval, worker_key
+from hauler.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def held_tags(consumer: Any) -> frozenset[str]:
+    """Delivery tags of every message this worker holds now."""
+    requests = [
+        *state.requests.values(),
+        *state.reserved_requests,
+        *state.active_requests,
+        *state.scheduled_requests,
+    ]
+    tags = {str(request.message.delivery_tag) for request in requests}
+    task_consumer = getattr(consumer, "task_consumer", None)
+    qos = getattr(getattr(task_consumer, "channel", None), "qos", None)
+    tags.update(str(tag) for tag in getattr(qos, "_delivered", {}))  # kombu's unacked, by tag
+    return frozenset(tags)
+
+
+class DeliveryHeartbeat(bootsteps.StartStopStep):
+    """A consumer step: the heartbeat key, written at start and then on the consumer's timer."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        settings = get_settings()
+        self.dead_after_ms = int(settings.redelivery_dead_after * 1000)
+        self.interval = heartbeat_interval(settings.redelivery_dead_after)
+        self.client = redis.Redis.from_url(
+            settings.broker_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        self.timer: Any = None
+
+    def start(self, parent: Any) -> None:
+        self.beat(parent)  # before the event loop consumes anything
+        self.timer = parent.timer.call_repeatedly(self.interval, self.beat, (parent,), priority=10)
+
+    def stop(self, parent: Any) -> None:
+        # The key is left to expire: a consumer restarting after a lost connection still
+        # holds its running tasks, and a worker shutting down warm gives its own back.
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    shutdown = stop
+
+    def beat(self, parent: Any) -> None:
+        """Write this worker's heartbeat; a failure only means the next one counts."""
+        holder = Holder(parent.hostname, time.time(), held_tags(parent))
+        try:
+            self.client.set(worker_key(parent.hostname), holder.dumps(), px=self.dead_after_ms)
+        except redis.RedisError as exc:
+            log.debug("delivery heartbeat not written: %s", exc)
+
+
+def connect(app: Celery) -> None:
+    """Add the delivery heartbeat to ``app``'s workers."""
+    app.steps["consumer"].add(DeliveryHeartbeat)
