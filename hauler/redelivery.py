@@ -165,7 +165,8 @@ class Sweeper:
         channel.qos.restore_by_tag(tag, leftmost=False)  # RPUSH: the front of the queue
         self.client.incr(RESTORED_KEY)
         log.warning(
-            "redelivered %s[%s] to the front of %s: its worker stopped sending heartbeats",
+            "redelivered %s[%s] to the front of %s: no live worker holds it (its worker "
+            "died, or its ack was lost with a broker connection)",
             restored.task_name,
             restored.task_id,
             restored.queue,

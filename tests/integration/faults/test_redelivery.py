@@ -127,7 +127,12 @@ def test_a_broker_restart_mid_run_loses_nothing_and_runs_nothing_twice(
     counts = ledger.counts()
     states = [app.AsyncResult(task_id).state for task_id in ids]
     unacked = redis.Redis.from_url(broker.url()).hlen("unacked")
-    summary = f"{counts}, {seconds:.1f} s to recover, states {set(states)}, unacked {unacked}"
+    restored = int(redis.Redis.from_url(broker.url()).get(RESTORED_KEY) or 0)
+    summary = (
+        f"{counts}, {seconds:.1f} s to recover, states {set(states)}, "
+        f"unacked {unacked}, given back by the sweeper {restored}"
+    )
+    print(summary)
     assert recovered and counts["lost"] == 0, summary
     assert counts["duplicated"] == 0 and counts["started_twice"] == 0, summary
     assert states == ["SUCCESS"] * len(ids), summary
