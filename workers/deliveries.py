@@ -1,4 +1,4 @@
-"""Say which deliveries this worker holds: a heartbeat from the worker's main process.
+"""Say which deliveries this worker holds (a heartbeat), and do not rerun finished tasks.
 
 Every ``heartbeat_interval`` seconds the consumer writes, under its hostname, the
 delivery tags of every message it holds (reserved, running, waiting for an ETA, or not
@@ -6,6 +6,12 @@ yet acknowledged by kombu), with its clock and a TTL of ``HAULER_REDELIVERY_DEAD
 The recorder's sweeper (``hauler/redelivery.py``) gives back only what no live heartbeat
 lists. The heartbeat runs on the consumer's timer, in the thread that receives messages,
 so a delivery is either listed or newer than the heartbeat — never lost in between.
+
+A message that comes back (``redelivered``) for a task whose result is already final —
+SUCCESS or FAILURE — is acknowledged and not run again: its ack was lost with a broker
+connection, or its worker died after storing the result. The check reads the result
+backend with a short timeout, only for redelivered messages; when it cannot read,
+the task runs (Celery's ``worker_deduplicate_successful_tasks`` still catches SUCCESS).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import time
 from typing import Any
 
 import redis
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, states
+from celery.backends.redis import RedisBackend
 from celery.worker import state
 
 from hauler.redelivery import Holder, heartbeat_interval, worker_key
@@ -76,6 +83,62 @@ class DeliveryHeartbeat(bootsteps.StartStopStep):
             log.debug("delivery heartbeat not written: %s", exc)
 
 
+FINAL_STATES = frozenset({states.SUCCESS, states.FAILURE})
+
+
+class SkipFinished(bootsteps.StartStopStep):
+    """A consumer step: wraps each task's strategy to acknowledge finished redeliveries."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.client: redis.Redis | None = None
+
+    def start(self, parent: Any) -> None:
+        backend = parent.app.backend
+        if not isinstance(backend, RedisBackend):
+            return  # only a Redis backend can be read without blocking the consumer
+        if self.client is None:
+            self.client = redis.Redis.from_url(
+                parent.app.conf.result_backend, socket_timeout=1, socket_connect_timeout=1
+            )
+        for name, strategy in list(parent.strategies.items()):
+            if not getattr(strategy, "skips_finished", False):
+                parent.strategies[name] = self._wrap(backend, strategy)
+
+    def _wrap(self, backend: RedisBackend, strategy: Any) -> Any:
+        def handle(message: Any, *args: Any, **kwargs: Any) -> Any:
+            if (message.delivery_info or {}).get("redelivered"):
+                task_id = (message.headers or {}).get("id")
+                final = self.final_state(backend, task_id) if task_id else None
+                if final is not None:
+                    log.warning(
+                        "%s[%s] came back after it finished (%s): acknowledged, not run again",
+                        message.headers.get("task"),
+                        task_id,
+                        final,
+                    )
+                    message.ack()
+                    return None
+            return strategy(message, *args, **kwargs)
+
+        handle.skips_finished = True  # type: ignore[attr-defined]
+        return handle
+
+    def final_state(self, backend: RedisBackend, task_id: str) -> str | None:
+        """SUCCESS or FAILURE if the backend holds that for ``task_id``; else None."""
+        assert self.client is not None
+        try:
+            raw = self.client.get(backend.get_key_for_task(task_id))
+            status = backend.decode_result(raw).get("status") if raw else None
+        except Exception as exc:  # unreadable: run it; Celery still catches SUCCESS
+            log.debug("could not read the result of %s: %s", task_id, exc)
+            return None
+        return status if status in FINAL_STATES else None
+
+
 def connect(app: Celery) -> None:
-    """Add the delivery heartbeat to ``app``'s workers."""
+    """Add the delivery heartbeat and the finished-redelivery check to ``app``'s workers."""
     app.steps["consumer"].add(DeliveryHeartbeat)
+    app.steps["consumer"].add(SkipFinished)

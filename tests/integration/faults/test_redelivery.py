@@ -193,6 +193,36 @@ def test_a_killed_worker_s_message_goes_back_promptly_and_runs_once(
     app.close()
 
 
+def test_a_message_that_comes_back_after_its_task_finished_is_not_run_again(
+    broker: PrivateRedis, sweeping: object, start_worker, redis_url: str
+) -> None:
+    # given a worker running two tasks, killed with kill -9 after their results were
+    # stored (one SUCCESS, one FAILURE), so that their messages are still unacknowledged
+    doomed = start_worker(["health"], name="doomed", concurrency=2)
+    keys = [f"ok-{uuid.uuid4().hex[:8]}", f"failed-{uuid.uuid4().hex[:8]}"]
+    ledger = Ledger(redis_url, keys)
+    app = sender(broker.url(), broker.url())
+    succeeded, failed = _send(app, keys, 5.0)
+    wait_for(lambda: all(ledger.started(key) for key in keys), timeout=30)
+    os.killpg(doomed.process.pid, signal.SIGKILL)
+    doomed.process.wait(timeout=10)
+    app.backend.mark_as_done(succeeded, {"key": keys[0]})
+    app.backend.mark_as_failure(failed, ValueError("failed for good"))
+    start_worker(["health"], name="survivor", concurrency=2)
+    # when the sweeper gives both messages back and the survivor receives them
+    client = redis.Redis.from_url(broker.url())
+    wait_for(lambda: int(client.get(RESTORED_KEY) or 0) >= 2, timeout=30)
+    wait_for(lambda: client.llen("health") == 0 and client.hlen("unacked") == 0, timeout=30)
+    time.sleep(1.0)
+    # then both are acknowledged without running again, and keep their final states
+    counts = ledger.counts()
+    states = [app.AsyncResult(task_id).state for task_id in (succeeded, failed)]
+    summary = f"{counts}, states {states}, unacked {client.hlen('unacked')}"
+    assert counts["started_twice"] == 0 and counts["done"] == 0, summary
+    assert states == ["SUCCESS", "FAILURE"], summary
+    app.close()
+
+
 def test_a_live_worker_s_long_task_is_never_redelivered(
     broker: PrivateRedis, sweeping: object, start_worker, redis_url: str
 ) -> None:
