@@ -22,6 +22,7 @@ from celery import Celery
 from hauler.redelivery import RESTORED_KEY
 from tests.integration.faults.private_redis import PrivateRedis
 from tests.integration.services import wait_for
+from tests.integration.tcp_proxy import TcpProxy
 
 DEAD_AFTER = 3.0  # seconds without a heartbeat before a worker counts as dead, in these tests
 
@@ -138,6 +139,38 @@ def test_a_broker_restart_mid_run_loses_nothing_and_runs_nothing_twice(
     assert states == ["SUCCESS"] * len(ids), summary
     assert unacked == 0, summary
     app.close()
+
+
+def test_a_cut_broker_connection_with_redis_up_runs_nothing_twice(
+    broker: PrivateRedis, sweeping: object, start_worker, hauler_env: dict[str, str], redis_url: str
+) -> None:
+    # given a worker that reaches Redis through a proxy, running 4 one-second tasks at a
+    # time from a backlog of 16 (the recorder reaches Redis directly)
+    proxy = TcpProxy("127.0.0.1", broker.port)
+    through_proxy = {**hauler_env, "HAULER_BROKER_URL": f"redis://127.0.0.1:{proxy.port}/0"}
+    start_worker(["health"], name="proxied", concurrency=4, env=through_proxy)
+    keys = [f"c{i}-{uuid.uuid4().hex[:8]}" for i in range(16)]
+    ledger = Ledger(redis_url, keys)
+    app = sender(broker.url(), broker.url())
+    ids = _send(app, keys, 1.0)
+    wait_for(lambda: sum(len(ledger.started(k)) for k in keys) >= 6, timeout=30)
+    # when every connection of the worker is cut while Redis stays up
+    proxy.cut()
+    proxy.restore()
+    cut_at = time.monotonic()
+    # then every task ran to completion exactly once (the running ones were not put
+    # back in the queue while they ran)
+    recovered = _wait_quietly(ledger.all_done, timeout=45)
+    seconds = time.monotonic() - cut_at
+    time.sleep(DEAD_AFTER + 2)
+    counts = ledger.counts()
+    states = {app.AsyncResult(task_id).state for task_id in ids}
+    summary = f"{counts}, {seconds:.1f} s to recover, states {states}"
+    assert recovered and counts["lost"] == 0, summary
+    assert counts["duplicated"] == 0 and counts["started_twice"] == 0, summary
+    assert states == {"SUCCESS"}, summary
+    app.close()
+    proxy.close()
 
 
 def test_workers_consume_again_within_seconds_after_the_broker_returns(
