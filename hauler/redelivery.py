@@ -35,6 +35,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 
 from autoscale.lock import LeaderLock
 from hauler.settings import Settings
@@ -112,15 +113,19 @@ class Sweeper:
         )
         self.lock = LeaderLock(self.client, lease=max(3 * self.interval, 5.0), key=LOCK_KEY)
         self._seen_since: float | None = None  # monotonic time since Redis answered every time
+        self._failing = False  # the last sweep could not reach Redis
 
     def run(self, stop: threading.Event) -> None:
         """Sweep every ``interval`` seconds until ``stop`` is set."""
         while not stop.wait(self.interval):
             try:
                 self.tick()
-            except (redis.RedisError, OSError) as exc:
+                self._failing = False
+            except (redis.RedisError, OSError, OperationalError) as exc:
                 self._seen_since = None
-                log.warning("redelivery sweep failed (%s); trusting heartbeats again later", exc)
+                level = logging.DEBUG if self._failing else logging.WARNING  # once per outage
+                self._failing = True
+                log.log(level, "redelivery sweep failed (%s); trusting heartbeats again later", exc)
             except Exception:  # the sweeper must outlive a bad entry; the next tick retries
                 log.exception("redelivery sweep failed")
         self._release()
