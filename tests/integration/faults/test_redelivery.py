@@ -255,10 +255,13 @@ def test_a_message_that_comes_back_after_its_task_finished_is_not_run_again(
     wait_for(lambda: client.llen("health") == 0 and client.hlen("unacked") == 0, timeout=30)
     time.sleep(1.0)
     # then both are acknowledged without running again, and keep their final states
-    counts = ledger.counts()
+    counts = ledger.counts()  # "done" counts runs that finished: none should, both were killed
     states = [app.AsyncResult(task_id).state for task_id in (succeeded, failed)]
     starts = {key: len(ledger.started(key)) for key in keys}
-    summary = f"starts {starts}, {counts}, states {states}, unacked {client.hlen('unacked')}"
+    summary = (
+        f"starts {starts}, finished runs {counts['done']}, duplicated {counts['duplicated']}, "
+        f"states {states}, given back {client.get(RESTORED_KEY)}, unacked {client.hlen('unacked')}"
+    )
     print(summary)
     assert counts["started_twice"] == 0 and counts["done"] == 0, summary
     assert states == ["SUCCESS", "FAILURE"], summary
