@@ -42,14 +42,15 @@ from hauler.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WORKER_KEY_PREFIX = "hauler:deliveries:worker:"  # + hostname: that worker's heartbeat
+WORKER_KEY_PREFIX = "hauler:deliveries:worker:"  # + hostname:pid, that worker's heartbeat
 LOCK_KEY = "hauler:redelivery:lock"  # held by the one sweeper that acts
 RESTORED_KEY = "hauler:redelivery:restored"  # counter of messages given back, for operators
 
 
-def worker_key(hostname: str) -> str:
-    """The heartbeat key of worker ``hostname``."""
-    return f"{WORKER_KEY_PREFIX}{hostname}"
+def worker_key(hostname: str, pid: int) -> str:
+    """The heartbeat key of one worker process: a restarted worker (or a second one under
+    the same name) never overwrites the heartbeat of another."""
+    return f"{WORKER_KEY_PREFIX}{hostname}:{pid}"
 
 
 def heartbeat_interval(dead_after: float) -> float:

@@ -40,8 +40,14 @@ class QoS(kombu_redis.QoS):
         virtual.QoS.ack(self, delivery_tag)  # forget it locally, as kombu's reject does
 
     def restore_unacked(self, client: Any = None) -> None:
-        running = running_tags()
         delivered: Any = self._delivered  # kombu's OrderedDict of tag → message
+        if getattr(self.channel.connection, "client", None) is None:
+            # After a lost connection kombu may close the channel once its connection is
+            # torn down; kombu's own restore would raise AttributeError there and stop the
+            # worker. The messages stay unacknowledged; the sweeper gives them back.
+            delivered.clear()
+            return
+        running = running_tags()
         with self.channel.conn_or_acquire(client) as client:
             for tag in list(delivered):
                 if str(tag) not in running:

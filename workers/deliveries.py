@@ -1,6 +1,6 @@
 """Say which deliveries this worker holds (a heartbeat), and do not rerun finished tasks.
 
-Every ``heartbeat_interval`` seconds the consumer writes, under its hostname, the
+Every ``heartbeat_interval`` seconds the consumer writes, under its hostname and pid, the
 delivery tags of every message it holds (reserved, running, waiting for an ETA, or not
 yet acknowledged by kombu), with its clock and a TTL of ``HAULER_REDELIVERY_DEAD_AFTER``.
 The recorder's sweeper (``hauler/redelivery.py``) gives back only what no live heartbeat
@@ -17,6 +17,7 @@ the task runs (Celery's ``worker_deduplicate_successful_tasks`` still catches SU
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -78,7 +79,8 @@ class DeliveryHeartbeat(bootsteps.StartStopStep):
         """Write this worker's heartbeat; a failure only means the next one counts."""
         holder = Holder(parent.hostname, time.time(), held_tags(parent))
         try:
-            self.client.set(worker_key(parent.hostname), holder.dumps(), px=self.dead_after_ms)
+            key = worker_key(parent.hostname, os.getpid())
+            self.client.set(key, holder.dumps(), px=self.dead_after_ms)
         except redis.RedisError as exc:
             log.debug("delivery heartbeat not written: %s", exc)
 
