@@ -16,6 +16,7 @@ result_backend = _settings.result_backend or _settings.broker_url
 result_expires = _settings.result_expires
 result_extended = True  # results carry name, args and queue for foreign readers
 broker_connection_retry_on_startup = True
+broker_transport = "hauler.transport:Transport"  # kombu's Redis; a requeue goes to the front
 broker_transport_options = {
     "visibility_timeout": _settings.effective_visibility_timeout,
     "unacked_restore_interval": _settings.unacked_restore_seconds,
@@ -24,6 +25,8 @@ broker_transport_options = {
     "fanout_patterns": True,
 }
 result_backend_transport_options = {"visibility_timeout": _settings.effective_visibility_timeout}
+result_backend_always_retry = True  # a result is stored once Redis is back, not lost
+result_backend_max_sleep_between_retries_ms = 1000  # …within a second of its return
 
 # Serialization: JSON only; pickle is refused.
 task_serializer = "json"
@@ -41,7 +44,12 @@ task_routes = _routes()
 worker_prefetch_multiplier = 1
 task_acks_on_failure_or_timeout = True
 task_track_started = True
-worker_cancel_long_running_tasks_on_connection_loss = True
+# A lost broker connection leaves running tasks running: their results wait for Redis
+# (above); an ack that cannot reach Redis leaves the message unacked, and the redelivery
+# sweeper (hauler/redelivery.py) gives it back once no worker holds it, where the
+# already-finished task is acknowledged without running again.
+worker_cancel_long_running_tasks_on_connection_loss = False
+worker_deduplicate_successful_tasks = True  # a redelivered task that succeeded is not rerun
 
 # Events, for the recorder and Flower. "task-sent" is published by Hauler's own
 # publish hook (it carries the correlation id), so Celery's is off.

@@ -49,6 +49,8 @@ class Settings:
     queues: Mapping[str, QueueSettings] = field(default_factory=dict)
     visibility_timeout: int = 0  # Redis redelivery timeout; computed when 0
     unacked_restore_seconds: int = 60  # how often workers look for messages to redeliver
+    redelivery_dead_after: float = 30.0  # seconds without a heartbeat before a worker is dead
+    redelivery_sweep_seconds: float = 10.0  # how often the recorder sweeps for such messages
     imports: tuple[str, ...] = ()  # extra task modules workers import
     recorder_port: int = 9808  # recorder's /metrics and /health port
     recorder_batch_size: int = 500  # activity rows per database transaction
@@ -93,6 +95,10 @@ class Settings:
             queues=queues,
             visibility_timeout=reader.integer("HAULER_VISIBILITY_TIMEOUT", 0, minimum=0),
             unacked_restore_seconds=reader.integer("HAULER_UNACKED_RESTORE_SECONDS", 60, minimum=1),
+            redelivery_dead_after=reader.number("HAULER_REDELIVERY_DEAD_AFTER", 30.0, minimum=1.0),
+            redelivery_sweep_seconds=reader.number(
+                "HAULER_REDELIVERY_SWEEP_SECONDS", 10.0, minimum=0.1
+            ),
             imports=tuple(
                 m.strip() for m in reader.text("HAULER_IMPORTS", "").split(",") if m.strip()
             ),
@@ -153,6 +159,12 @@ class Settings:
                     f"HAULER_VISIBILITY_TIMEOUT={self.visibility_timeout} must be longer than the "
                     f"longest hard time limit or retry wait ({floor} s), or tasks run twice"
                 )
+        if self.redelivery_sweep_seconds * 3 > self.redelivery_dead_after * 2:
+            problems.append(
+                f"HAULER_REDELIVERY_SWEEP_SECONDS={self.redelivery_sweep_seconds:g} must be at "
+                f"most 2/3 of HAULER_REDELIVERY_DEAD_AFTER={self.redelivery_dead_after:g}, or a "
+                "broker outage that expires heartbeats could pass between two sweeps unseen"
+            )
         if self.flower_basic_auth and ":" not in self.flower_basic_auth:
             problems.append("HAULER_FLOWER_BASIC_AUTH must look like user:password")
         if not _is_ip_address(self.listen_address):

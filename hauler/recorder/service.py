@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery
 
-from hauler import broker, logfilter, parking
+from hauler import broker, logfilter, parking, redelivery
 from hauler.queues import DEFAULT_QUEUE, QUEUES
 from hauler.recorder import heartbeat
 from hauler.recorder.http import serve
@@ -72,6 +72,12 @@ class Recorder:
         threads = [
             threading.Thread(target=self.writer.run, args=(self.stop,), name="writer"),
             threading.Thread(target=self._sample_loop, name="sampler", daemon=True),
+            threading.Thread(  # gives dead workers' unacked messages back, one recorder at a time
+                target=redelivery.run_sweeper,
+                args=(self.settings, self.app, self.stop),
+                name="redelivery",
+                daemon=True,
+            ),
         ]
         for thread in threads:
             thread.start()

@@ -63,3 +63,24 @@ def touch(key: str) -> str:
     """Set a Redis key, so a test can see whether the task ran at all."""
     _redis().set(f"touch:{key}", "ran")
     return key
+
+
+def _recorder() -> redis.Redis:
+    """Where executions are noted: a Redis that stays up while the broker is restarted."""
+    return redis.Redis.from_url(os.environ.get("TEST_RECORD_URL") or get_settings().broker_url)
+
+
+@hauler_task("tests.record", queue="health")
+def record(key: str, seconds: float = 0.0) -> dict[str, Any]:
+    """Idempotent: note the start, sleep ``seconds``, note the finish (one entry per execution).
+
+    Starts go to ``record:<key>:started`` and to ``record:order`` (the order tasks began
+    in); finishes to ``record:<key>:finished``.
+    """
+    client = _recorder()
+    me = json.dumps({"worker": os.environ.get("TEST_NODE"), "pid": os.getpid(), "at": time.time()})
+    client.rpush(f"record:{key}:started", me)
+    client.rpush("record:order", key)
+    time.sleep(seconds)
+    client.rpush(f"record:{key}:finished", me)
+    return {"key": key}
