@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Self
 
-from hauler.settings import QUEUE_DEFAULTS, EnvReader
+from hauler.env import QUEUE_DEFAULTS, EnvReader
 
 
 @dataclass(frozen=True)

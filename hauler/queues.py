@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hauler.env import QUEUE_DEFAULTS
 from hauler.errors import ConfigurationError
-from hauler.settings import QUEUE_DEFAULTS
 
 #: Every queue Hauler declares, in the order `hauler up` starts their workers.
 QUEUES: tuple[str, ...] = tuple(QUEUE_DEFAULTS)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import unquote, urlsplit
 
-from hauler.settings import EnvReader
+from hauler.env import EnvReader
 
 
 @dataclass(frozen=True)

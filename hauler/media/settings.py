@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from hauler.settings import EnvReader
+from hauler.env import EnvReader
 
 
 @dataclass(frozen=True)

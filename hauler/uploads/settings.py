@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from hauler.settings import EnvReader
+from hauler.env import EnvReader
 
 MIB = 1024 * 1024
 S3_MIN_PART = 5 * MIB  # S3's smallest part size for multipart uploads
