@@ -8,7 +8,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# The queues of DESIGN.md, with their defaults: (concurrency, soft limit s, hard limit s).
+# Hauler's queues, one per kind of work (long transfers, short polls, …), each with its
+# defaults: (concurrency, soft limit s, hard limit s).
 QUEUE_DEFAULTS: dict[str, tuple[int, int, int]] = {
     "downloads": (4, 6 * 3600, 6 * 3600 + 300),
     "uploads": (2, 3 * 3600, 3 * 3600 + 300),
