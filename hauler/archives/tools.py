@@ -34,7 +34,7 @@ from hauler.errors import (
 from hauler.progress import Meter
 
 WATCH_EVERY = 0.2  # seconds between measurements of what the program wrote
-_TRUNCATED = ("unexpected end", "more data than was available", "missing volume")
+_TRUNCATED = ("unexpected end", "more data than was available", "missing volume", "file failed")
 
 
 @dataclass(frozen=True)
