@@ -26,15 +26,18 @@ def extract(
 ) -> dict[str, Any]:
     """Extract an archive into a new folder under the download root; returns what it holds."""
     settings = get_settings()
-    request = service.validate(settings, path, dest, password, delete_after)
     task_id = current_task.request.id
     board = Board(broker.shared(settings.broker_url))
+    shown = path.rsplit("/", 1)[-1] if isinstance(path, str) else "?"
     try:
-        result = service.extract(
+        result = service.run(
             settings,
-            request,
+            path,
+            dest=dest,
+            password=password,
+            delete_after=delete_after,
             task_id=task_id,
-            progress=task_reporter(board, task_id, "extract", request.archive.path.name),
+            progress=task_reporter(board, task_id, "extract", shown),
         )
     finally:
         board.clear(task_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hauler.archives import pyformats, tools
+from hauler.archives import pyformats, receipts, tools
 from hauler.archives.formats import Archive, detect, folder_name
 from hauler.archives.limits import Budget
 from hauler.archives.names import sanitise_tree
@@ -32,6 +32,26 @@ class Request:
     dest: Path  # the directory the extracted folder goes into
     password: str | None
     delete_after: bool
+
+
+def run(
+    settings: Settings,
+    path: Any,
+    *,
+    dest: Any,
+    password: Any,
+    delete_after: Any,
+    task_id: str,
+    progress: ProgressFn,
+) -> dict[str, Any]:
+    """Validate and extract once per task id: a redelivered task gets the first result."""
+    done = receipts.find(settings.broker_url, task_id, path)
+    if done is not None:
+        return done
+    request = validate(settings, path, dest, password, delete_after)
+    result = extract(settings, request, task_id=task_id, progress=progress)
+    receipts.keep(settings.broker_url, task_id, path, result, settings.result_expires)
+    return result
 
 
 def validate(settings: Settings, path: Any, dest: Any, password: Any, delete_after: Any) -> Request:

@@ -21,6 +21,7 @@ from hauler.errors import (
     UnsafeArchive,
     WrongPassword,
 )
+from hauler.progress import Progress, ProgressFn
 from hauler.settings import Settings
 from tests.integration import archive_samples as samples
 from tests.integration.services import require_binary, tmpfs, wait_for
@@ -47,11 +48,13 @@ def _settings(tmp_path: Path, **extra: str) -> Settings:
     return settings
 
 
-def _extract(settings: Settings, path: Path, **kwargs: Any) -> dict[str, Any]:
+def _extract(
+    settings: Settings, path: Path, progress: ProgressFn = lambda _: None, **kwargs: Any
+) -> dict[str, Any]:
     request = service.validate(
         settings, str(path), kwargs.get("dest"), kwargs.get("password"), False
     )
-    return service.extract(settings, request, task_id="t-1", progress=lambda _: None)
+    return service.extract(settings, request, task_id="t-1", progress=progress)
 
 
 def _make(kind: str, folder: Path, source: Path) -> Path:
@@ -76,7 +79,8 @@ def test_each_format_extracts_into_a_new_folder_under_the_download_root(
     source = samples.tree(tmp_path / "source")
     archive = _make(kind, settings.download_dir, source)
     # when it is extracted
-    result = _extract(settings, archive)
+    reports: list[Progress] = []
+    result = _extract(settings, archive, reports.append)
     # then its files are in <download root>/sample/, byte for byte, and the result says so
     folder = Path(result["path"])
     assert folder == settings.download_dir / "sample"
@@ -84,6 +88,8 @@ def test_each_format_extracts_into_a_new_folder_under_the_download_root(
     assert (result["files"], result["bytes"]) == (3, sum(map(len, samples.FILES.values())))
     assert result["entries"] == ["docs", "readme.txt"]
     assert not (settings.download_dir / service.STAGING).exists()
+    # and progress ended with every byte counted
+    assert reports and reports[-1].done == reports[-1].total == result["bytes"]
 
 
 def test_dest_is_relative_to_the_download_root_and_a_taken_name_is_not_overwritten(
@@ -354,6 +360,16 @@ def test_through_a_worker_every_format_extracts_and_bad_archives_are_dead_letter
         assert done["path"] == str(archives[kind].parent / "sample"), kind
         assert (done["files"], done["deleted"]) == (3, True), kind
         assert not archives[kind].exists()
+    # and the same task delivered again answers from its receipt, extracting nothing twice
+    again = client_app.send_task(
+        "archives.extract",
+        args=[str(archives["zip"])],
+        kwargs={"delete_after": True},
+        queue="archives",
+        task_id=sent["zip"].id,
+    ).get(timeout=60)
+    assert again["path"] == sent["zip"].get()["path"]
+    assert sorted(p.name for p in archives["zip"].parent.iterdir()) == ["sample"]
     # and a passworded archive without its password fails at once, never retried,
     # dead-lettered without the password
     failed = client_app.send_task(
@@ -363,6 +379,28 @@ def test_through_a_worker_every_format_extracts_and_bad_archives_are_dead_letter
         failed.get(timeout=60)
     letter = wait_for(lambda: deadletter.get(pg_url, failed.id))
     assert (letter.reason, letter.attempts) == ("permanent", 1)
-    assert "wrong" not in repr(letter.kwargs), letter.kwargs
     pong = client_app.send_task("archives.ping", queue="archives").get(timeout=30)
     assert pong["queue"] == "archives"
+
+
+def test_the_password_never_reaches_the_dead_letter(
+    start_worker, client_app: Celery, tmp_path: Path, pg_url: str, tools: None
+):
+    # given a passworded 7z in the download root and an archives worker
+    downloads = tmp_path / "data" / "downloads"
+    downloads.mkdir(parents=True)
+    source = samples.tree(tmp_path / "source")
+    locked = samples.make_7z(downloads / "locked.7z", source, "-psecret")
+    start_worker(["archives"])
+    # when it is sent with a wrong password
+    failed = client_app.send_task(
+        "archives.extract",
+        args=[str(locked)],
+        kwargs={"password": "hunter2-wrong"},
+        queue="archives",
+    )
+    with pytest.raises(Exception, match=r"password does not open"):
+        failed.get(timeout=60)
+    # then the dead letter keeps the arguments without the password
+    letter = wait_for(lambda: deadletter.get(pg_url, failed.id))
+    assert "hunter2" not in repr((letter.kwargs, letter.exception, letter.traceback))
