@@ -97,6 +97,7 @@ def sprite(
         if info.kind != "video" or info.duration <= 0:
             raise InvalidArgument("path", f"a sprite needs a video; this is a {info.codec} image")
         cols, rows = params["cols"], params["rows"]
+        check_sprite_size(info, cols, rows, params["width"], settings.media.sprite_max_pixels)
         step = info.duration / (cols * rows)
         times = [(i + 0.5) * step for i in range(cols * rows)]
         frames = grab_many(
@@ -123,6 +124,25 @@ def sprite(
         }
 
     return _cached(settings, "sprite", source, params, make)
+
+
+def check_sprite_size(info: MediaInfo, cols: int, rows: int, width: int, limit: int) -> None:
+    """Refuse a sprite sheet above ``limit`` pixels before any frame is grabbed.
+
+    Raises:
+        InvalidArgument: naming the argument to lower — ``width`` when the tiles are wider
+            than the default 160, else the larger of ``cols`` and ``rows``.
+    """
+    tile_h = max(2, round(width * info.height / max(info.width, 1) / 2) * 2)  # scale=W:-2
+    sheet_w, sheet_h = cols * width, rows * tile_h
+    if sheet_w * sheet_h <= limit:
+        return
+    argument = "width" if width > 160 else ("cols" if cols >= rows else "rows")
+    raise InvalidArgument(
+        argument,
+        f"the sprite would be {sheet_w}x{sheet_h} = {sheet_w * sheet_h / 1e6:.1f} Mpx, above "
+        f"the {limit / 1e6:g} Mpx limit (HAULER_MEDIA_SPRITE_MAX_PIXELS); lower {argument}",
+    )
 
 
 def _cap_height(frame: Image.Image, height: int | None) -> Image.Image:

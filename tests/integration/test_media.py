@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,50 @@ def test_image_thumbnails_need_no_ffmpeg(tmp_path: Path, redis_url: str):
     # when a thumbnail of a still image is asked for, then Pillow alone makes it
     made = service.thumbnail(settings, str(image), width=100)
     assert (made["kind"], made["width"], made["height"]) == ("image", 100, 50)
+
+
+def _media(settings: Settings, **changes: int) -> Settings:
+    return dataclasses.replace(settings, media=dataclasses.replace(settings.media, **changes))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "limit", "argument"),
+    [
+        ({"cols": 20, "rows": 20, "width": 1024}, 16_000_000, "width"),
+        ({"cols": 20, "rows": 10, "width": 160}, 1_000_000, "cols"),
+        ({"cols": 10, "rows": 20, "width": 160}, 1_000_000, "rows"),
+    ],
+)
+def test_a_sprite_above_the_pixel_cap_is_refused_before_any_frame_is_grabbed(
+    settings: Settings, videos, kwargs: dict[str, int], limit: int, argument: str
+):
+    # given a 320x240 video and a sprite cap of `limit` pixels
+    capped = _media(settings, sprite_max_pixels=limit)
+    # when a sprite larger than the cap is asked for
+    started = time.monotonic()
+    with pytest.raises(InvalidArgument) as caught:
+        service.sprite(capped, str(videos["h264.mp4"]), **kwargs)
+    # then it is refused at once, naming the argument to lower and the setting
+    assert caught.value.argument == argument
+    assert "HAULER_MEDIA_SPRITE_MAX_PIXELS" in str(caught.value)
+    assert time.monotonic() - started < 5
+
+
+def test_a_sprite_within_the_cap_is_made(settings: Settings, videos):
+    made = service.sprite(settings, str(videos["h264.mp4"]), cols=20, rows=20, width=160)
+    assert (made["cols"], made["rows"], made["tile_width"]) == (20, 20, 160)
+
+
+def test_the_max_pixels_setting_decides_even_above_pillows_own_limit(
+    settings: Settings, tmp_path: Path
+):
+    # given a PNG whose header claims 11000x10000 = 110 Mpx (above Pillow's 89.5 Mpx)
+    bomb = png_bomb(tmp_path / "big.png", 11_000, 10_000)
+    # when HAULER_MEDIA_MAX_PIXELS is 100 Mpx, then Hauler refuses it with its own message
+    with pytest.raises(InvalidArgument, match=r"110 Mpx, above the 100 Mpx limit") as caught:
+        service.thumbnail(_media(settings, max_pixels=100_000_000), str(bomb))
+    assert "HAULER_MEDIA_MAX_PIXELS" in str(caught.value)
+    # and when it is 200 Mpx, the header passes and only the (truncated) data is refused
+    with pytest.raises(InvalidArgument) as caught:
+        service.thumbnail(_media(settings, max_pixels=200_000_000), str(bomb))
+    assert "corrupt or truncated" in str(caught.value), caught.value
