@@ -24,6 +24,7 @@ from hauler.errors import (
 from hauler.progress import Progress, ProgressFn
 from hauler.settings import Settings
 from tests.integration import archive_samples as samples
+from tests.integration.http_server import LoopbackServer, Resource
 from tests.integration.services import require_binary, tmpfs, wait_for
 
 pytestmark = pytest.mark.integration
@@ -404,3 +405,35 @@ def test_the_password_never_reaches_the_dead_letter(
     # then the dead letter keeps the arguments without the password
     letter = wait_for(lambda: deadletter.get(pg_url, failed.id))
     assert "hunter2" not in repr((letter.kwargs, letter.exception, letter.traceback))
+
+
+def test_a_download_chained_to_archives_extract_unpacks_what_was_downloaded(
+    start_worker,
+    hauler_env: dict[str, str],
+    client_app: Celery,
+    server: LoopbackServer,
+    tmp_path: Path,
+    tools: None,
+):
+    # given a tar.gz served on loopback, and downloads and archives workers
+    made = samples.make_tar(tmp_path / "bundle.tar.gz", "tar.gz")
+    server.resources["/pub/bundle.tar.gz"] = Resource(made.read_bytes())
+    hauler_env["HAULER_DOWNLOADS_ALLOW_NETWORKS"] = "127.0.0.1/32"
+    start_worker(["downloads"], name="dl")
+    start_worker(["archives"], name="ar")
+    # when it is fetched with then=[archives.extract], as another app would send it
+    fetched = client_app.send_task(
+        "downloads.fetch",
+        args=[server.url("/pub/bundle.tar.gz")],
+        kwargs={
+            "dest": "incoming",
+            "then": [{"task": "archives.extract", "kwargs": {"delete_after": True}}],
+        },
+        queue="downloads",
+    ).get(timeout=60)
+    # then the chain's step extracts the downloaded file next to it and removes the archive
+    extracted = client_app.AsyncResult(fetched["then"]).get(timeout=60)
+    downloads = tmp_path / "data" / "downloads"
+    assert extracted["path"] == str(downloads / "incoming" / "bundle")
+    assert _files(Path(extracted["path"])) == samples.FILES
+    assert extracted["deleted"] and not Path(fetched["path"]).exists()
