@@ -437,3 +437,25 @@ def test_a_download_chained_to_archives_extract_unpacks_what_was_downloaded(
     assert extracted["path"] == str(downloads / "incoming" / "bundle")
     assert _files(Path(extracted["path"])) == samples.FILES
     assert extracted["deleted"] and not Path(fetched["path"]).exists()
+
+
+def test_a_tar_bomb_is_stopped_while_streaming_at_the_ratio_cap(tmp_path: Path, tools: None):
+    # given a tar.gz of 200 MiB of zeros (its size is known only member by member)
+    settings = _settings(tmp_path, HAULER_ARCHIVES_MAX_RATIO="20")
+    files = {"zeros.bin": b"\0" * (200 * 2**20)}
+    archive = samples.make_tar(settings.download_dir / "zeros.tar.gz", "tar.gz", files)
+    # when it is extracted, then it is refused before the member is written
+    with pytest.raises(UnsafeArchive, match="HAULER_ARCHIVES_MAX_RATIO"):
+        _extract(settings, archive)
+    assert sorted(p.name for p in settings.download_dir.iterdir()) == ["zeros.tar.gz"]
+
+
+@pytest.mark.parametrize("kind", ["7z", "rar"])
+def test_7z_and_rar_over_the_size_cap_are_refused_from_their_listing(
+    tmp_path: Path, tools: None, kind: str
+):
+    settings = _settings(tmp_path, HAULER_ARCHIVES_MAX_BYTES="10000")
+    archive = _make(kind, settings.download_dir, samples.tree(tmp_path / "source"))
+    with pytest.raises(UnsafeArchive, match="HAULER_ARCHIVES_MAX_BYTES"):
+        _extract(settings, archive)
+    assert sorted(p.name for p in settings.download_dir.iterdir()) == [archive.name]
