@@ -47,17 +47,8 @@ class Archive:
 
     def next_volume(self) -> str:
         """The name of the volume after the last one found (the one a truncated set lacks)."""
-        last = self.volumes[-1].name
-        if match := _SEVENZIP_PART.match(last):
-            return _bump(match, last)
-        if match := _RAR_PART.match(last):
-            return _bump(match, last)
-        old = _RAR_OLD.match(last)
-        if old and last.lower().endswith(".rar"):
-            return f"{old['base']}.r00"
-        if old:
-            return f"{old['base']}.r{int(last[-2:]) + 1:02d}"
-        return f"the volume after {last}"
+        following = _volume_after(self.volumes[-1], self.kind)
+        return following.name if following else f"the volume after {self.volumes[-1].name}"
 
 
 def detect(path: Path) -> Archive:
@@ -95,22 +86,23 @@ def first_volume(path: Path) -> Path:
 def volumes(first: Path, kind: str) -> tuple[Path, ...]:
     """``first`` and the volumes that follow it on disk, in order, up to the first gap."""
     found = [first]
-    if kind == "7z" and (match := _SEVENZIP_PART.match(first.name)):
-        step = lambda n: first.with_name(f"{match['base']}.{str(n).zfill(len(match['num']))}")  # noqa: E731
-    elif kind == "rar" and (match := _RAR_PART.match(first.name)):
-        step = lambda n: first.with_name(  # noqa: E731
-            f"{match['base']}.part{str(n).zfill(len(match['num']))}.rar"
-        )
-    elif kind == "rar" and first.name.lower().endswith(".rar"):
-        base = first.name[:-4]
-        step = lambda n: first.with_name(f"{base}.r{n - 2:02d}")  # noqa: E731
-    else:
-        return (first,)
-    number = 2
-    while (candidate := step(number)).exists():
-        found.append(candidate)
-        number += 1
+    while (following := _volume_after(found[-1], kind)) is not None and following.exists():
+        found.append(following)
     return tuple(found)
+
+
+def _volume_after(volume: Path, kind: str) -> Path | None:
+    """The name the volume after ``volume`` has (None: not a volume set)."""
+    name = volume.name
+    if kind == "7z" and (match := _SEVENZIP_PART.match(name)):
+        return volume.with_name(_bump(match, name))
+    if kind == "rar" and (match := _RAR_PART.match(name)):
+        return volume.with_name(_bump(match, name))
+    if kind == "rar" and name.lower().endswith(".rar"):
+        return volume.with_name(f"{name[:-4]}.r00")
+    if kind == "rar" and (old := _RAR_OLD.match(name)) and name[-2:].isdigit():
+        return volume.with_name(f"{old['base']}.r{int(name[-2:]) + 1:02d}")
+    return None
 
 
 def folder_name(path: Path) -> str:
