@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import lzma
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -19,12 +20,20 @@ from hauler.archives.formats import Archive
 from hauler.archives.limits import Budget, check_room
 from hauler.archives.names import target
 from hauler.downloads.clients.http import DiskFull
-from hauler.errors import CorruptArchive, PasswordRequired, UnsafeArchive, WrongPassword
+from hauler.errors import (
+    ConfigurationError,
+    CorruptArchive,
+    PasswordRequired,
+    UnsafeArchive,
+    WrongPassword,
+)
 from hauler.progress import Meter
 
 CHUNK = 1024 * 1024
 #: zip methods zipfile decodes; others (AES, zstd, deflate64…) go to 7z.
 ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+#: The programs that decompress a tar stream in a child process (when on PATH).
+DECOMPRESSORS = {"tar.gz": "gzip", "tar.bz2": "bzip2", "tar.xz": "xz"}
 _BROKEN = (EOFError, zlib.error, lzma.LZMAError, tarfile.ReadError, zipfile.BadZipFile)
 
 
@@ -163,8 +172,16 @@ def extract_tar(archive: Archive, root: Path, budget: Budget, zstd: str, meter: 
 
 @contextmanager
 def _tar_stream(archive: Archive, zstd: str) -> Iterator[tarfile.TarFile]:
-    """The archive as a streaming TarFile; .tar.zst is decompressed by the zstd program."""
-    if archive.kind != "tar.zst":
+    """The archive as a streaming TarFile.
+
+    A compressed tar is decompressed by its program (gzip, bzip2, xz, zstd) in a child
+    process when there is one, so decompressing and writing run on two cores, as with
+    ``tar -x``; without it (zstd is required) tarfile decompresses in-process.
+    """
+    program = shutil.which(
+        zstd if archive.kind == "tar.zst" else DECOMPRESSORS.get(archive.kind, "")
+    )
+    if archive.kind != "tar.zst" and program is None:
         try:
             opened = tarfile.open(archive.path, mode="r|*")  # noqa: SIM115 - closed below
         except _BROKEN as exc:
@@ -172,24 +189,44 @@ def _tar_stream(archive: Archive, zstd: str) -> Iterator[tarfile.TarFile]:
         with opened as tf:
             yield tf
         return
+    if program is None:
+        raise ConfigurationError([f"{zstd} not found: install Debian's zstd for .tar.zst"])
     process = subprocess.Popen(
-        [zstd, "-dc", "--", str(archive.path)],
+        [program, "-dc", "--", str(archive.path)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     assert process.stdout is not None
     try:
-        with tarfile.open(fileobj=process.stdout, mode="r|") as tf:
+        try:
+            tf = tarfile.open(fileobj=process.stdout, mode="r|")  # noqa: SIM115 - closed below
+        except _BROKEN as exc:
+            raise CorruptArchive(f"{archive.path.name} is not a readable tar ({exc})") from None
+        with tf:
             yield tf
+        ended = _drain(process.stdout)  # the end-of-archive padding, so the program exits
     except BaseException:
         process.kill()
         raise
     finally:
         process.stdout.close()
-        _, err = process.communicate()
-    if process.returncode != 0:
-        raise CorruptArchive(f"{archive.path.name}: zstd: {err.decode(errors='replace').strip()}")
+    if not ended:
+        process.kill()  # more trailing data than padding: ignored, as tar ignores it
+    _, err = process.communicate()
+    if ended and process.returncode != 0:
+        message = err.decode(errors="replace").strip()
+        raise CorruptArchive(f"{archive.path.name} is damaged or truncated ({message})")
+
+
+def _drain(stream: IO[bytes], limit: int = 16 * CHUNK) -> bool:
+    """Read ``stream`` to its end (True), or give up after ``limit`` bytes (False)."""
+    read = 0
+    while chunk := stream.read(CHUNK):
+        read += len(chunk)
+        if read > limit:
+            return False
+    return True
 
 
 def _is_stream_error(exc: OSError) -> bool:
