@@ -33,7 +33,7 @@ from hauler.errors import (
 )
 from hauler.progress import Meter
 
-WATCH_EVERY = 0.2  # seconds between measurements of what the program wrote
+WATCH_EVERY = 0.2  # seconds between measurements of what the program wrote (at least)
 _TRUNCATED = ("unexpected end", "more data than was available", "missing volume", "file failed")
 
 
@@ -256,11 +256,13 @@ def _watch(
             while process.poll() is None:
                 if time.monotonic() > deadline:
                     raise RetryableError(f"{Path(argv[0]).name} ran past {timeout:g}s")
+                measured = time.monotonic()
                 written = tree_size(root)
                 budget.written = 0
                 budget.add(written)  # raises past a cap: the program is killed below
                 meter.at(written)
-                time.sleep(WATCH_EVERY)
+                # a large tree takes a while to measure: keep that under 1/5 of a core
+                time.sleep(max(WATCH_EVERY, 4 * (time.monotonic() - measured)))
             written = tree_size(root)
             budget.written = 0
             budget.add(written)
