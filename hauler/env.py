@@ -16,6 +16,7 @@ QUEUE_DEFAULTS: dict[str, tuple[int, int, int]] = {
     "polling": (1, 90, 110),
     "recovery": (2, 300, 330),
     "media": (2, 600, 660),
+    "archives": (2, 3600, 3900),
     "backups": (1, 3600, 3900),
     "health": (2, 60, 75),
     "notify": (2, 60, 75),

@@ -5,7 +5,11 @@
     HaulerError
      ├── PermanentError          never retried; dead-lettered at once
      │    ├── InvalidArgument    a task argument is wrong (names the argument)
-     │    └── Unsupported        a link, scheme or format Hauler does not handle
+     │    ├── Unsupported        a link, scheme or format Hauler does not handle
+     │    ├── CorruptArchive     an archive (or a volume set) cannot be read
+     │    ├── UnsafeArchive      an archive entry would escape its folder, or a bomb
+     │    ├── PasswordRequired   an encrypted archive and no password
+     │    └── WrongPassword      an encrypted archive and the wrong password
      ├── RetryableError          retried with exponential backoff, then dead-lettered
      ├── ConfigurationError      a setting is wrong; raised at start-up
      └── ServiceUnavailable      Redis or the database cannot be reached
@@ -36,6 +40,22 @@ class InvalidArgument(PermanentError):
 
 class Unsupported(PermanentError):
     """Raised when a link, scheme or file format is one Hauler does not handle."""
+
+
+class CorruptArchive(PermanentError):
+    """Raised when an archive is damaged or truncated, or a volume of its set is missing."""
+
+
+class UnsafeArchive(PermanentError):
+    """Raised when an archive entry would land outside its folder, or an archive is a bomb."""
+
+
+class PasswordRequired(PermanentError):
+    """Raised when an archive is encrypted and no password was given."""
+
+
+class WrongPassword(PermanentError):
+    """Raised when an archive is encrypted and the password given does not open it."""
 
 
 class RetryableError(HaulerError):

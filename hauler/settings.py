@@ -19,6 +19,7 @@ from hauler.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
+    from hauler.archives.settings import ArchiveSettings
     from hauler.downloads.settings import DownloadSettings
     from hauler.media.settings import MediaSettings
     from hauler.uploads.settings import UploadSettings
@@ -68,6 +69,7 @@ class Settings:
     autoscale: AutoscaleSettings = field(default_factory=lambda: _autoscale_defaults())
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
+    archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +121,7 @@ class Settings:
             autoscale=_autoscale_from_env(reader),
             downloads=_downloads_from_env(reader),
             uploads=_uploads_from_env(reader),
+            archives=_archives_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -228,6 +231,18 @@ def _is_ip_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _archives_defaults() -> ArchiveSettings:
+    from hauler.archives.settings import ArchiveSettings
+
+    return ArchiveSettings()
+
+
+def _archives_from_env(reader: EnvReader) -> ArchiveSettings:
+    from hauler.archives.settings import ArchiveSettings
+
+    return ArchiveSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -1,6 +1,7 @@
 """Celery tasks, one module per queue. Importing this package registers them all."""
 
 from tasks import (  # noqa: F401
+    archives,
     backups,
     downloads,
     health,

@@ -1,4 +1,4 @@
-"""Tasks of the ``media`` queue: thumbnails and video sprite sheets."""
+"""Tasks of the ``media`` queue: thumbnails, video sprite sheets and media descriptions."""
 
 from __future__ import annotations
 
@@ -26,3 +26,9 @@ def sprite(
 ) -> dict[str, Any]:
     """A sprite sheet of a video plus its WebVTT index; returns their paths and geometry."""
     return service.sprite(get_settings(), path, cols=cols, rows=rows, width=width, fmt=fmt)
+
+
+@hauler_task("media.info")
+def info(path: str) -> dict[str, Any]:
+    """What a media file holds: container, duration, bitrate and streams (or an image's facts)."""
+    return service.info(get_settings(), path)

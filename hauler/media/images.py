@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hauler.errors import InvalidArgument
 from hauler.media.probe import MediaInfo
 
 PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
 def still_image(path: Path, max_pixels: int) -> MediaInfo | None:
@@ -41,7 +43,13 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image | None:
-    """The image, lazily opened (header only); None when Pillow does not know the format."""
+    """The image, lazily opened (header only); None when Pillow does not know the format.
+
+    ``HAULER_MEDIA_MAX_PIXELS`` is the limit that decides, above Pillow's own default
+    (89.5 Mpx) as well as below it: Pillow's limit is set to it before every open, so
+    Pillow's bomb check and Hauler's refuse the same images, with Hauler's message.
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -49,16 +57,22 @@ def _open(path: Path, max_pixels: int) -> Image.Image | None:
     except UnidentifiedImageError:
         return None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidArgument("path", f"not an image Hauler can read safely ({exc})") from None
+        pixels = _PIXELS.search(str(exc))
+        raise _too_large(int(pixels.group(1)) if pixels else None, max_pixels) from None
     width, height = image.size
     if width * height > max_pixels:
         image.close()
-        raise InvalidArgument(
-            "path",
-            f"image is {width}x{height} = {width * height / 1e6:.0f} Mpx, above the "
-            f"{max_pixels / 1e6:.0f} Mpx limit (HAULER_MEDIA_MAX_PIXELS); decompression bomb?",
-        )
+        raise _too_large(width * height, max_pixels, f"{width}x{height} = ")
     return image
+
+
+def _too_large(pixels: int | None, max_pixels: int, size: str = "") -> InvalidArgument:
+    shown = f"{size}{pixels / 1e6:.0f} Mpx" if pixels else "too large"
+    return InvalidArgument(
+        "path",
+        f"image is {shown}, above the {max_pixels / 1e6:.0f} Mpx limit "
+        "(HAULER_MEDIA_MAX_PIXELS); decompression bomb?",
+    )
 
 
 def fit(size: tuple[int, int], width: int, height: int | None) -> tuple[int, int]:

@@ -17,6 +17,8 @@ from hauler.media import cache, inputs
 from hauler.media.fingerprint import fingerprint
 from hauler.media.frames import grab, grab_many
 from hauler.media.images import open_checked, save, still_image, thumbnail_image
+from hauler.media.info import probe_streams
+from hauler.media.info import still as describe_still
 from hauler.media.probe import MediaInfo, probe
 from hauler.media.tools import Tools, find_tools
 from hauler.media.webvtt import cues, render
@@ -24,6 +26,7 @@ from hauler.settings import Settings
 
 ToolsFn = Callable[[], Tools]  # ffmpeg is looked for only when a video needs it
 Maker = Callable[[ToolsFn, Path, MediaInfo, Path], dict[str, Any]]
+Produce = Callable[[Path], dict[str, Any]]  # writes its files into the given work dir
 THUMBNAIL_AT = 0.10  # a video's thumbnail is its frame at 10 % of the duration
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
@@ -64,7 +67,7 @@ def thumbnail(
             "kind": info.kind,
         }
 
-    return _cached(settings, "thumbnail", source, params, make)
+    return _cached(settings, "thumbnail", source, params, _inspected(settings, source, make))
 
 
 def sprite(
@@ -97,6 +100,7 @@ def sprite(
         if info.kind != "video" or info.duration <= 0:
             raise InvalidArgument("path", f"a sprite needs a video; this is a {info.codec} image")
         cols, rows = params["cols"], params["rows"]
+        check_sprite_size(info, cols, rows, params["width"], settings.media.sprite_max_pixels)
         step = info.duration / (cols * rows)
         times = [(i + 0.5) * step for i in range(cols * rows)]
         frames = grab_many(
@@ -122,7 +126,26 @@ def sprite(
             "duration": info.duration,
         }
 
-    return _cached(settings, "sprite", source, params, make)
+    return _cached(settings, "sprite", source, params, _inspected(settings, source, make))
+
+
+def check_sprite_size(info: MediaInfo, cols: int, rows: int, width: int, limit: int) -> None:
+    """Refuse a sprite sheet above ``limit`` pixels before any frame is grabbed.
+
+    Raises:
+        InvalidArgument: naming the argument to lower — ``width`` when the tiles are wider
+            than the default 160, else the larger of ``cols`` and ``rows``.
+    """
+    tile_h = max(2, round(width * info.height / max(info.width, 1) / 2) * 2)  # scale=W:-2
+    sheet_w, sheet_h = cols * width, rows * tile_h
+    if sheet_w * sheet_h <= limit:
+        return
+    argument = "width" if width > 160 else ("cols" if cols >= rows else "rows")
+    raise InvalidArgument(
+        argument,
+        f"the sprite would be {sheet_w}x{sheet_h} = {sheet_w * sheet_h / 1e6:.1f} Mpx, above "
+        f"the {limit / 1e6:g} Mpx limit (HAULER_MEDIA_SPRITE_MAX_PIXELS); lower {argument}",
+    )
 
 
 def _cap_height(frame: Image.Image, height: int | None) -> Image.Image:
@@ -143,8 +166,42 @@ def _tile(frames: list[Image.Image], cols: int, rows: int, out: Path, fmt: str) 
     return tile_w, tile_h
 
 
+def info(settings: Settings, path: Any) -> dict[str, Any]:
+    """What a media file holds: ffprobe's container and streams, or Pillow's view of a still.
+
+    Returns:
+        For audio and video: ``{"kind", "container", "duration", "size", "bit_rate",
+        "title", "streams": [...], "key", "cached"}``; for a still image: ``{"kind":
+        "image", "container", "size", "width", "height", "mode", "orientation", "key",
+        "cached"}``.
+    """
+    source = inputs.media_path(settings, path)
+
+    def produce(out: Path) -> dict[str, Any]:
+        size = source.stat().st_size
+        if still_image(source, settings.media.max_pixels) is not None:
+            with open_checked(source, settings.media.max_pixels) as image:
+                return describe_still(image, size)
+        tools = find_tools(settings.media)
+        return probe_streams(tools, source, settings.media.command_timeout)
+
+    return _cached(settings, "info", source, {}, produce)
+
+
+def _inspected(settings: Settings, source: Path, make: Maker) -> Produce:
+    """``make`` given what the input is (Pillow for stills, else ffprobe) and ffmpeg lazily."""
+
+    def produce(out: Path) -> dict[str, Any]:
+        media = still_image(source, settings.media.max_pixels) or probe(
+            find_tools(settings.media), source, settings.media.command_timeout
+        )
+        return make(lambda: find_tools(settings.media), source, media, out)
+
+    return produce
+
+
 def _cached(
-    settings: Settings, kind: str, source: Path, params: dict[str, Any], make: Maker
+    settings: Settings, kind: str, source: Path, params: dict[str, Any], make: Produce
 ) -> dict[str, Any]:
     """Return the cached result, or make it once even under concurrent requests."""
     client = broker.shared(settings.broker_url)
@@ -159,14 +216,11 @@ def _cached(
         if found is not None:  # made meanwhile by the request that held the lock
             return {**found, "key": key}
         cache.count_miss(client)
-        info = still_image(source, settings.media.max_pixels) or probe(
-            find_tools(settings.media), source, settings.media.command_timeout
-        )
         root = cache.cache_root(settings)
         root.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=root))
         try:
-            result = make(lambda: find_tools(settings.media), source, info, workdir)
+            result = make(workdir)
             stored = cache.store(
                 settings,
                 key=key,

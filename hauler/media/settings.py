@@ -19,6 +19,7 @@ class MediaSettings:
     cache_ttl_seconds: int = 7 * 86400  # cache entries older than this are expired
     roots: tuple[Path, ...] = ()  # inputs must lie under one of these; () = data + download dir
     max_pixels: int = 100_000_000  # larger images are refused as decompression bombs
+    sprite_max_pixels: int = 16_000_000  # larger sprite sheets are refused (cols x rows x tile)
     full_hash_limit: int = 64 * 1024 * 1024  # files up to this size are hashed whole
     tile_workers: int = 0  # parallel ffmpeg seeks for sprites; 0 = number of CPUs
     command_timeout: int = 120  # seconds any one ffmpeg/ffprobe run may take
@@ -34,6 +35,9 @@ class MediaSettings:
             cache_ttl_seconds=reader.integer("HAULER_MEDIA_CACHE_TTL", 7 * 86400, minimum=60),
             roots=tuple(Path(r).expanduser().resolve() for r in roots.split(":") if r.strip()),
             max_pixels=reader.integer("HAULER_MEDIA_MAX_PIXELS", 100_000_000, minimum=1),
+            sprite_max_pixels=reader.integer(
+                "HAULER_MEDIA_SPRITE_MAX_PIXELS", 16_000_000, minimum=1
+            ),
             full_hash_limit=reader.integer(
                 "HAULER_MEDIA_FULL_HASH_LIMIT", 64 * 1024 * 1024, minimum=0
             ),

@@ -42,6 +42,21 @@ def colour_video(
     return out
 
 
+def hdr_sample(ffmpeg: str, out: Path) -> Path:
+    """2 s of 10-bit HEVC marked HDR10 (PQ, BT.2020) at 29.97 fps, with a French stereo Opus
+    track titled "Commentary", in Matroska titled "Sample"."""
+    argv = [ffmpeg, "-v", "error", "-y", "-f", "lavfi"]
+    argv += ["-i", "testsrc2=size=320x240:rate=30000/1001:duration=2", "-f", "lavfi"]
+    argv += ["-i", "sine=frequency=440:sample_rate=48000:duration=2"]
+    argv += ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"]
+    argv += ["-pix_fmt", "yuv420p10le", "-color_trc", "smpte2084", "-color_primaries", "bt2020"]
+    argv += ["-colorspace", "bt2020nc", "-c:a", "libopus", "-ac", "2"]
+    argv += ["-metadata:s:a:0", "language=fra", "-metadata:s:a:0", "title=Commentary"]
+    argv += ["-metadata", "title=Sample", str(out)]
+    subprocess.run(argv, check=True, timeout=120)
+    return out
+
+
 def oriented_jpeg(out: Path, orientation: int = 6) -> Path:
     """A 400x200 JPEG, left half red and right half blue, with an EXIF orientation tag."""
     image = Image.new("RGB", (400, 200), (255, 0, 0))

@@ -13,6 +13,7 @@ import psutil
 import pytest
 from celery import Celery
 
+from hauler.queues import QUEUES
 from tests.integration.conftest import ROOT
 from tests.integration.services import wait_for
 
@@ -93,17 +94,7 @@ def test_up_runs_every_queue_and_ctrl_c_stops_everything(
     )
     try:
         # when every queue is pinged
-        queues = [
-            "downloads",
-            "uploads",
-            "polling",
-            "recovery",
-            "media",
-            "backups",
-            "health",
-            "notify",
-            "maintenance",
-        ]
+        queues = list(QUEUES)
         results = [client_app.send_task(f"{q}.ping", queue=q) for q in queues]
         # then each queue's own worker answers
         assert [r.get(timeout=120)["queue"] for r in results] == queues

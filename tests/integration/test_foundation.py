@@ -13,6 +13,7 @@ import redis
 from celery import Celery
 
 from hauler import activity, deadletter
+from hauler.queues import QUEUES
 from tests.integration.services import wait_for
 
 pytestmark = pytest.mark.integration
@@ -181,17 +182,7 @@ def test_kill_9_of_a_whole_worker_redelivers_after_the_visibility_timeout(
 ):
     # given short limits so the visibility timeout can be short, and two workers
     env = dict(hauler_env)
-    for queue in (
-        "downloads",
-        "uploads",
-        "polling",
-        "recovery",
-        "media",
-        "backups",
-        "health",
-        "notify",
-        "maintenance",
-    ):
+    for queue in QUEUES:
         env[f"HAULER_QUEUE_{queue.upper()}_SOFT_TIME_LIMIT"] = "5"
         env[f"HAULER_QUEUE_{queue.upper()}_TIME_LIMIT"] = "8"
     env.update(HAULER_VISIBILITY_TIMEOUT="12", HAULER_UNACKED_RESTORE_SECONDS="2")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from tests.integration.media_samples import (
     close_to,
     colour_video,
     dominant,
+    hdr_sample,
     oriented_jpeg,
     png_bomb,
     truncated,
@@ -187,3 +190,118 @@ def test_image_thumbnails_need_no_ffmpeg(tmp_path: Path, redis_url: str):
     # when a thumbnail of a still image is asked for, then Pillow alone makes it
     made = service.thumbnail(settings, str(image), width=100)
     assert (made["kind"], made["width"], made["height"]) == ("image", 100, 50)
+
+
+def _media(settings: Settings, **changes: int) -> Settings:
+    return dataclasses.replace(settings, media=dataclasses.replace(settings.media, **changes))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "limit", "argument"),
+    [
+        ({"cols": 20, "rows": 20, "width": 1024}, 16_000_000, "width"),
+        ({"cols": 20, "rows": 10, "width": 160}, 1_000_000, "cols"),
+        ({"cols": 10, "rows": 20, "width": 160}, 1_000_000, "rows"),
+    ],
+)
+def test_a_sprite_above_the_pixel_cap_is_refused_before_any_frame_is_grabbed(
+    settings: Settings, videos, kwargs: dict[str, int], limit: int, argument: str
+):
+    # given a 320x240 video and a sprite cap of `limit` pixels
+    capped = _media(settings, sprite_max_pixels=limit)
+    # when a sprite larger than the cap is asked for
+    started = time.monotonic()
+    with pytest.raises(InvalidArgument) as caught:
+        service.sprite(capped, str(videos["h264.mp4"]), **kwargs)
+    # then it is refused at once, naming the argument to lower and the setting
+    assert caught.value.argument == argument
+    assert "HAULER_MEDIA_SPRITE_MAX_PIXELS" in str(caught.value)
+    assert time.monotonic() - started < 5
+
+
+def test_a_sprite_within_the_cap_is_made(settings: Settings, videos):
+    made = service.sprite(settings, str(videos["h264.mp4"]), cols=20, rows=20, width=160)
+    assert (made["cols"], made["rows"], made["tile_width"]) == (20, 20, 160)
+
+
+def test_the_max_pixels_setting_decides_even_above_pillows_own_limit(
+    settings: Settings, tmp_path: Path
+):
+    # given a PNG whose header claims 11000x10000 = 110 Mpx (above Pillow's 89.5 Mpx)
+    bomb = png_bomb(tmp_path / "big.png", 11_000, 10_000)
+    # when HAULER_MEDIA_MAX_PIXELS is 100 Mpx, then Hauler refuses it with its own message
+    with pytest.raises(InvalidArgument, match=r"110 Mpx, above the 100 Mpx limit") as caught:
+        service.thumbnail(_media(settings, max_pixels=100_000_000), str(bomb))
+    assert "HAULER_MEDIA_MAX_PIXELS" in str(caught.value)
+    # and when it is 200 Mpx, the header passes and only the (truncated) data is refused
+    with pytest.raises(InvalidArgument) as caught:
+        service.thumbnail(_media(settings, max_pixels=200_000_000), str(bomb))
+    assert "corrupt or truncated" in str(caught.value), caught.value
+
+
+def test_info_describes_the_container_and_every_stream(
+    settings: Settings, videos, ffmpeg, tmp_path
+):
+    # given the colour videos and a 10-bit HDR10 HEVC file with a titled French audio track
+    hdr = hdr_sample(ffmpeg, tmp_path / "hdr.mkv")
+    # when they are described
+    described = {codec: service.info(settings, str(path)) for codec, path in videos.items()}
+    sample = service.info(settings, str(hdr))
+    # then the container, duration, size, bitrate and the video stream are reported
+    for codec, info in described.items():
+        assert (info["kind"], info["cached"]) == ("video", False), codec
+        assert abs(info["duration"] - 16) < 0.5 and info["size"] == videos[codec].stat().st_size
+        assert info["bit_rate"] > 0
+        (video,) = info["streams"]
+        assert (video["width"], video["height"], video["frame_rate"]) == (320, 240, 25.0)
+        assert video["pix_fmt"] == "yuv420p" and video["hdr"] is None
+    assert [i["streams"][0]["codec"] for i in described.values()] == ["h264", "vp9", "mpeg4"]
+    assert described["h264.mp4"]["streams"][0]["profile"]
+    video, audio = sample["streams"]
+    assert (sample["container"], sample["title"]) == ("matroska,webm", "Sample")
+    assert (video["codec"], video["profile"], video["pix_fmt"]) == (
+        "hevc",
+        "Main 10",
+        "yuv420p10le",
+    )
+    assert (video["color_transfer"], video["hdr"], video["frame_rate"]) == (
+        "smpte2084",
+        "PQ",
+        29.97,
+    )
+    assert (audio["codec"], audio["channels"], audio["sample_rate"]) == ("opus", 2, 48000)
+    assert (audio["language"], audio["title"]) == ("fra", "Commentary")
+
+
+def test_info_of_an_image_comes_from_pillow_with_its_exif_orientation(settings: Settings, tmp_path):
+    photo = oriented_jpeg(tmp_path / "photo.jpg", orientation=6)
+    info = service.info(settings, str(photo))
+    assert {
+        k: info[k] for k in ("kind", "container", "width", "height", "mode", "orientation")
+    } == {
+        "kind": "image",
+        "container": "jpeg",
+        "width": 400,
+        "height": 200,
+        "mode": "RGB",
+        "orientation": 6,
+    }
+    assert info["size"] == photo.stat().st_size
+
+
+def test_info_is_cached_by_content(settings: Settings, videos, tmp_path):
+    first = service.info(settings, str(videos["vp9.webm"]))
+    copy = tmp_path / "same-bytes.webm"
+    copy.write_bytes(videos["vp9.webm"].read_bytes())
+    second = service.info(settings, str(copy))
+    assert (first["cached"], second["cached"], second["key"]) == (False, True, first["key"])
+    assert second["streams"] == first["streams"]
+
+
+def test_info_refuses_bad_input_naming_the_path(settings: Settings, videos, tmp_path):
+    for kind, path, argument in _bad_inputs(tmp_path, videos):
+        if kind == "sprite" and not argument:
+            continue  # a truncated video still has a readable header: info describes it
+        with pytest.raises(InvalidArgument) as caught:
+            service.info(settings, path)
+        assert caught.value.argument == "path", (path, caught.value)

@@ -51,4 +51,6 @@ def test_two_concurrent_requests_for_one_key_generate_once(
     assert (letter.reason, letter.attempts) == ("permanent", 1)
     thumb = client_app.send_task("media.thumbnail", args=[str(video)], queue="media")
     assert thumb.get(timeout=60)["kind"] == "video"
+    info = client_app.send_task("media.info", args=[str(video)], queue="media").get(timeout=60)
+    assert (info["kind"], info["streams"][0]["codec"]) == ("video", "h264")
     assert worker.process.poll() is None

@@ -23,6 +23,7 @@ def test_every_design_queue_is_declared():
         "polling",
         "recovery",
         "media",
+        "archives",
         "backups",
         "health",
         "notify",

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The archive tools archives.extract runs and its tests drive (Debian packages). Idempotent.
+#   7z   (p7zip-full): 7z archives, multi-volume 7z, AES passwords
+#   unar (unar/lsar):  rar (RAR4 and RAR5, multi-volume, passwords); Debian's 7z has no rar codec
+#   rar  (non-free):   only the tests use it, to make rar archives; the non-free component is
+#                      named for that one install and not added to the machine's sources
+set -euo pipefail
+need=()
+command -v 7z >/dev/null || need+=(p7zip-full)
+command -v unar >/dev/null && command -v lsar >/dev/null || need+=(unar)
+if [ ${#need[@]} -eq 0 ] && command -v rar >/dev/null; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "hauler: please install p7zip-full and unar (and rar for the tests)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v rar >/dev/null; then
+    . /etc/os-release
+    list=$(mktemp /tmp/hauler-non-free.XXXXXX.list)
+    trap 'rm -f "$list"' EXIT
+    echo "deb http://deb.debian.org/debian ${VERSION_CODENAME:-bookworm} non-free" >"$list"
+    only=(-o "Dir::Etc::SourceList=$list" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0)
+    if apt-get "${only[@]}" update -qq &&
+        apt-get "${only[@]}" install -y -qq --no-install-recommends rar >/dev/null; then
+        :
+    else
+        echo "hauler: could not install rar (non-free); rar archives will not be tested" >&2
+    fi
+fi

@@ -1,0 +1,1 @@
+"""Archives: safe extraction of zip, tar, 7z and rar files inside the download root."""
