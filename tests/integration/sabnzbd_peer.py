@@ -15,6 +15,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -99,12 +100,12 @@ class SabnzbdPeer:
     def client(self, poll_interval: float = 0.1) -> SabnzbdClient:
         return SabnzbdClient(self.url, self.api_key, poll_interval)
 
-    def api(self, mode: str, **params: str) -> dict:  # type: ignore[type-arg]
+    def api(self, mode: str, **params: str) -> dict[str, Any]:
         """One raw API call, for the tests' own look at SABnzbd."""
         query = {"mode": mode, "output": "json", "apikey": self.api_key, **params}
         response = requests.get(self.url, params=query, timeout=10)
         response.raise_for_status()
-        answer: dict = response.json()  # type: ignore[type-arg]
+        answer: dict[str, Any] = response.json()
         return answer
 
     def version(self) -> str:
