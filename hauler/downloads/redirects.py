@@ -1,6 +1,6 @@
 """Where a URL finally leads, followed here with the SSRF guard on every hop.
 
-aria2, qBittorrent and SABnzbd fetch the URLs they are given themselves and follow
+aria2 and qBittorrent fetch the URLs they are given themselves and follow
 redirects on their own, where Hauler cannot check them. So before such a client is
 handed a URL, Hauler asks for it with redirects off, follows ``Location`` itself
 (checking every hop's addresses, at most ``MAX_REDIRECTS`` hops) and hands the client

@@ -1,4 +1,4 @@
-"""Pytest fixtures for the Usenet clients: a news server, an indexer, NZBGet, SABnzbd's double.
+"""Pytest fixtures for the Usenet clients: a news server, an indexer, NZBGet, SABnzbd.
 
 Load them with ``pytest_plugins = ("tests.integration.usenet_peers",)``. Each fixture is
 module-scoped: one news server and one NZBGet per test module, shared by its tests.
@@ -13,7 +13,7 @@ import pytest
 from tests.integration.http_server import LoopbackServer
 from tests.integration.nntp_server import NntpServer
 from tests.integration.nzbget_peer import NzbgetPeer, start_nzbget
-from tests.integration.sabnzbd_double import API_KEY, SabnzbdDouble
+from tests.integration.sabnzbd_peer import SabnzbdPeer, start_sabnzbd
 from tests.integration.services import require_binary
 
 
@@ -44,10 +44,11 @@ def nzbget_peer(
 
 
 @pytest.fixture(scope="module")
-def sabnzbd_double(
+def sabnzbd_peer(
     news_server: NntpServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SabnzbdDouble]:
-    """The SABnzbd protocol double, downloading from ``news_server``."""
-    double = SabnzbdDouble(API_KEY, news_server, tmp_path_factory.mktemp("sabnzbd")).start()
-    yield double
-    double.stop()
+) -> Iterator[SabnzbdPeer]:
+    """A real SABnzbd reading from ``news_server`` (fails in CI, skips elsewhere, if absent)."""
+    binary = require_binary("sabnzbdplus")
+    peer = start_sabnzbd(binary, tmp_path_factory.mktemp("sabnzbd"), news_server)
+    yield peer
+    peer.stop()

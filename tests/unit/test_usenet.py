@@ -11,9 +11,16 @@ import pytest
 from hauler.downloads.clients.base import ClientFailed, Job
 from hauler.downloads.clients.collect import SharedFolder, collect, owned
 from hauler.downloads.clients.nzbget import Verdict, reason, size_of, verdict
-from hauler.downloads.clients.sabnzbd import Stage, megabytes, stage
+from hauler.downloads.clients.sabnzbd import (
+    Stage,
+    data_bytes,
+    job_folder,
+    megabytes,
+    outcome,
+    stage,
+)
 from hauler.downloads.links import classify
-from hauler.downloads.nzb import BadNzb, Nzb, least_size, parse
+from hauler.downloads.nzb import BadNzb, Nzb, NzbFile, Segment, least_size, parse
 from hauler.progress import Meter, Progress
 from tests.integration.nntp_server import NntpServer
 from tests.integration.nzb_builder import post, render, split
@@ -210,6 +217,50 @@ def test_sabnzbd_statuses(status: str, expected: Stage) -> None:
 def test_sabnzbd_megabytes_are_mebibytes() -> None:
     assert megabytes("1.50") == 1_572_864
     assert megabytes("") == 0 and megabytes(None) == 0
+
+
+def _posted(*files: tuple[str, int]) -> Nzb:
+    return Nzb(
+        tuple(
+            NzbFile(f'"{name}" yEnc (1/1)', "p", 0, ("g",), (Segment(1, size, f"{name}@x"),))
+            for name, size in files
+        )
+    )
+
+
+def test_sabnzbd_counts_only_the_data_files_not_par2() -> None:
+    nzb = _posted(("a.bin", 1000), ("a.par2", 50), ("a.vol00+01.PAR2", 300))
+    assert data_bytes(nzb) == 1000
+
+
+@pytest.mark.parametrize(
+    ("slot", "expected"),
+    [
+        ({"status": "Completed", "storage": "/c/t/a.bin", "bytes": 1000}, Stage.DONE),
+        ({"status": "Completed", "storage": "/c/t/a.bin", "bytes": 999}, Stage.FAILED),
+        ({"status": "Completed", "storage": "", "bytes": 1000}, Stage.WAITING),
+        ({"status": "Completed", "storage": "/c/t", "bytes": 1000, "loaded": True}, Stage.WAITING),
+        ({"status": "Failed", "storage": "/i/t", "fail_message": "Aborted"}, Stage.FAILED),
+        ({"status": "Queued", "storage": "", "loaded": True}, Stage.WAITING),
+    ],
+)
+def test_sabnzbd_outcome_from_a_history_slot(slot: dict[str, object], expected: Stage) -> None:
+    assert outcome(slot, _posted(("a.bin", 1000), ("a.par2", 50)))[0] is expected
+
+
+def test_sabnzbd_incomplete_outcome_says_how_many_bytes_came() -> None:
+    slot = {"status": "Completed", "storage": "/c/t/a.bin", "bytes": 600}
+    assert outcome(slot, _posted(("a.bin", 1000))) == (
+        Stage.FAILED,
+        "incomplete: got 600 of the 1000 bytes of articles",
+    )
+
+
+def test_sabnzbd_job_folder_is_found_above_a_single_files_storage() -> None:
+    assert job_folder(Path("/c/hauler-t/a.bin"), "hauler-t") == Path("/c/hauler-t")
+    assert job_folder(Path("/c/hauler-t.1/sub/a.bin"), "hauler-t") == Path("/c/hauler-t.1")
+    assert job_folder(Path("/c/hauler-t"), "hauler-t") == Path("/c/hauler-t")
+    assert job_folder(Path("/c/shared"), "hauler-t") == Path("/c/shared")
 
 
 def test_the_meter_reports_the_rate_since_the_first_poll() -> None:

@@ -62,6 +62,7 @@ def _clients(config: DownloadSettings) -> tuple[DownloadClient, ...]:
                 config.sabnzbd_api_key,
                 poll,
                 category=config.sabnzbd_category,
+                allow=config.allow_networks,
             )
         )
     return tuple(clients)
