@@ -2,8 +2,8 @@
 # The archive tools archives.extract runs and its tests drive (Debian packages). Idempotent.
 #   7z   (p7zip-full): 7z archives, multi-volume 7z, AES passwords
 #   unar (unar/lsar):  rar (RAR4 and RAR5, multi-volume, passwords); Debian's 7z has no rar codec
-#   rar  (non-free):   only the tests use it, to make rar archives; the non-free component is
-#                      named for that one install and not added to the machine's sources
+#   rar  (non-free):   only the tests use it, to make rar archives (add-contrib-non-free.sh
+#                      adds that component of the machine's own Debian archives)
 set -euo pipefail
 need=()
 command -v 7z >/dev/null || need+=(p7zip-full)
@@ -21,15 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 if ! command -v rar >/dev/null; then
-    . /etc/os-release
-    list=$(mktemp /tmp/hauler-non-free.XXXXXX.list)
-    trap 'rm -f "$list"' EXIT
-    echo "deb http://deb.debian.org/debian ${VERSION_CODENAME:-bookworm} non-free" >"$list"
-    only=(-o "Dir::Etc::SourceList=$list" -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0)
-    if apt-get "${only[@]}" update -qq &&
-        apt-get "${only[@]}" install -y -qq --no-install-recommends rar >/dev/null; then
-        :
-    else
-        echo "hauler: could not install rar (non-free); rar archives will not be tested" >&2
-    fi
+    "$(dirname "$0")/add-contrib-non-free.sh"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends rar >/dev/null
 fi
