@@ -97,9 +97,9 @@ def main() -> int:
     answered = [r.get(timeout=60)["queue"] for r in pings]
     print(f"\ndemo: every queue answered: {', '.join(answered)}")
     _main_job(app, headers)
+    time.sleep(2)  # the recorder writes activity in batches (HAULER_RECORDER_FLUSH_SECONDS)
     report = app.send_task("reports.daily", headers=headers).get(timeout=60)
     print(f"demo: daily report outcomes so far: {report['outcomes']}")
-    time.sleep(2)  # let the recorder write the batch
     print("\nwhere to look:")
     print(f"  hauler activity --correlation {correlation}   the demo's timeline")
     print("  hauler status                               queues, workers, failures")
