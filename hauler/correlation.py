@@ -27,7 +27,10 @@ def clean_id(value: Any) -> str | None:
     """
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    text = "".join(ch for ch in str(value) if ch.isprintable()).strip()
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(ch for ch in text if ch.isprintable())
+    text = text.strip()
     text = redact_text(text)[:MAX_ID]
     return text or None
 
