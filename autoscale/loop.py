@@ -1,4 +1,11 @@
-"""The autoscaler loop: sample every queue, decide, act, record; one leader at a time."""
+"""The autoscaler loop: sample every queue, decide, act, record; one leader at a time.
+
+Besides the samples it keeps what the policy needs from the past: each queue's
+per-worker throughput μ (an EWMA of the observed values) and the backend's start-up
+time — from ``start()`` to the worker's ready mark (``hauler:worker:<node>:ready``),
+an EWMA that starts from the backend's typical value — which sets how far ahead the
+arrival rate is forecast.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +19,22 @@ from typing import Any
 
 import redis
 
-from autoscale import decisions
+from autoscale import arrivals, decisions
 from autoscale.backends.base import WorkerBackend, WorkerHandle
 from autoscale.lock import LeaderLock
 from autoscale.metrics import AutoscaleMetrics
 from autoscale.policy import Decision, Sample, decide, per_worker_throughput
-from autoscale.signals import SignalSource
+from autoscale.signals import READY_KEY, SignalSource
 from hauler.settings import Settings
 
 log = logging.getLogger(__name__)
 
 OVERRIDE_KEY = "hauler:autoscale:override:{queue}"
 BusyNodes = Callable[[list[str]], set[str]]
+#: Seconds from start() to a consuming worker before any is measured, per backend.
+TYPICAL_STARTUP = {"local": 3.0, "docker": 10.0}
+#: A start whose ready mark has not come within this many seconds is not waited for.
+STARTUP_GIVE_UP = 300.0
 
 
 def busy_nodes_via(broker_url: str) -> BusyNodes:
@@ -65,16 +76,19 @@ class Autoscaler:
         self.busy_nodes = busy_nodes or busy_nodes_via(settings.broker_url)
         self.clock = clock
         self.metrics = AutoscaleMetrics()
-        self.windows: dict[str, deque[Sample]] = {
-            q: deque(maxlen=self.config.window) for q in self.config.queues
-        }
+        keep = max(self.config.window, self.config.history)
+        self.windows: dict[str, deque[Sample]] = {q: deque(maxlen=keep) for q in self.config.queues}
         self.last_action: dict[str, float] = dict.fromkeys(self.config.queues, float("-inf"))
         self.throughput: dict[str, float | None] = dict.fromkeys(self.config.queues)
+        self.startup = self.config.startup or TYPICAL_STARTUP.get(backend.name, 5.0)
+        self.starting: dict[str, float] = {}  # node (expanded) → when start() was asked
+        self.metrics.startup.set(self.startup)
 
     def tick(self) -> list[Decision]:
         """One round: a sample per queue, a decision per queue, actions where needed."""
         now = self.clock()
         samples = self.signals.sample(list(self.config.queues))
+        self._measure_startup()
         made = []
         for queue in self.config.queues:
             window = self.windows[queue]
@@ -85,6 +99,8 @@ class Autoscaler:
             self.metrics.desired.labels(queue).set(decision.desired)
             self.metrics.depth.labels(queue).set(decision.signals.get("depth", 0))
             self.metrics.latency.labels(queue).set(decision.signals.get("latency", 0))
+            self.metrics.arrival_rate.labels(queue).set(decision.signals.get("arrival_rate", 0))
+            self.metrics.throughput.labels(queue).set(decision.signals.get("throughput", 0))
             if decision.desired != decision.current:
                 self._apply(decision, active)
                 self.last_action[queue] = now
@@ -101,8 +117,12 @@ class Autoscaler:
             made.append(decision)
         return made
 
-    def _decide(self, queue: str, window: deque[Sample], current: int, now: float) -> Decision:
-        observed = per_worker_throughput(window, current)
+    def _decide(self, queue: str, history: deque[Sample], current: int, now: float) -> Decision:
+        window = list(history)[-self.config.window :]
+        concurrency = (
+            self.settings.queues[queue].concurrency if queue in self.settings.queues else 1
+        )
+        observed = per_worker_throughput(window, current, concurrency)
         if observed is not None:
             previous = self.throughput[queue]
             self.throughput[queue] = (
@@ -119,16 +139,43 @@ class Autoscaler:
                 {"depth": window[-1].depth, "latency": window[-1].latency},
             )
         policy = self.config.policy(queue)
+        horizon = self.startup + self.config.interval  # a worker asked for now, or next tick
+        seen = arrivals.estimate(list(history), horizon)
         return decide(
-            policy, list(window), current, self.last_action[queue], now, self.throughput[queue]
+            policy, window, current, self.last_action[queue], now, self.throughput[queue], seen
         )
 
     def _apply(self, decision: Decision, active: list[WorkerHandle]) -> None:
         if decision.desired > decision.current:
-            self.backend.start(decision.queue, decision.desired - decision.current)
+            started = self.backend.start(decision.queue, decision.desired - decision.current)
+            for handle in started:
+                self.starting[expand_node(handle.node)] = handle.started_at
             return
         for handle in self.pick_victims(active, decision.current - decision.desired):
             self.backend.stop(handle)
+
+    def _measure_startup(self) -> None:
+        """Fold the start-up time of workers that became ready since the last tick in."""
+        if self.config.startup:  # set by hand: not measured
+            self.starting.clear()
+            return
+        if not self.starting:
+            return
+        nodes = list(self.starting)
+        try:
+            marks = self.client.mget([READY_KEY.format(node=n) for n in nodes])
+        except redis.RedisError:
+            return
+        for node, mark in zip(nodes, marks, strict=True):
+            asked = self.starting[node]
+            if mark is not None:
+                took = float(mark) - asked
+                if 0 < took < STARTUP_GIVE_UP:
+                    self.startup = 0.7 * self.startup + 0.3 * took
+                del self.starting[node]
+            elif time.time() - asked > STARTUP_GIVE_UP:
+                del self.starting[node]
+        self.metrics.startup.set(self.startup)
 
     def pick_victims(self, active: list[WorkerHandle], count: int) -> list[WorkerHandle]:
         """Idle workers first, then the youngest: scale-down never interrupts work it can spare."""

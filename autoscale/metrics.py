@@ -1,4 +1,4 @@
-"""Prometheus metrics of the autoscaler: workers, targets, signals and decisions."""
+"""Prometheus metrics of the autoscaler: workers, targets, signals (λ, μ) and decisions."""
 
 from __future__ import annotations
 
@@ -32,6 +32,23 @@ class AutoscaleMetrics:
             "hauler_autoscaler_queue_latency_seconds",
             "Smoothed queue latency.",
             ["queue"],
+            registry=self.registry,
+        )
+        self.arrival_rate = Gauge(
+            "hauler_autoscaler_arrival_rate",
+            "Smoothed arrival rate λ per queue, tasks per second.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.throughput = Gauge(
+            "hauler_autoscaler_worker_throughput",
+            "Tasks per second one busy worker finishes (μ) per queue.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.startup = Gauge(
+            "hauler_autoscaler_startup_seconds",
+            "Measured seconds from starting a worker to its first chance to consume.",
             registry=self.registry,
         )
         self.decisions = Counter(

@@ -1,17 +1,20 @@
 """The scaling policy: a pure function of samples, the current worker count and the clock.
 
-For each queue::
+For each queue, with λ the arrival rate (autoscale/arrivals.py), μ what one worker
+finishes per second and B the backlog (waiting + in flight)::
 
-    need = ceil((depth + in_flight) / (throughput_per_worker x target_latency))
+    need = ceil(λ_ahead / (μ x utilization) + B / (μ x target_latency))
 
-(or ``ceil(backlog / messages_per_worker)`` when that target is set), at least one more
-than now while the oldest message waits longer than the target, clamped to
-``[min, max]``. Scaling up is fast — up to ``up_step`` workers at once after a short
-cooldown — on the need of the whole smoothing window. Scaling down is slow —
-``down_step`` at a time, after its cooldown, and only when the need of the last two
-samples has fallen below ``current x down_threshold`` (hysteresis) or the queue is idle
-(nothing waiting in the last two samples and nothing running in the latest) — so the
-count does not flap, yet a drained burst is not held up by the window's memory of it.
+— the workers that keep up with the arrivals forecast over a worker's start-up time,
+plus those that drain the backlog within the latency target (or ``ceil(B /
+messages_per_worker)`` when that target is set) — at least one more than now while the
+oldest message waits longer than the target, clamped to ``[min, max]``. Scaling up is
+fast: up to ``up_step`` workers at once after a short cooldown, on the whole window.
+Scaling down is slow and measured against both signals: ``down_step`` at a time, after
+its cooldown, to no fewer workers than carry the highest of λ now, lately and forecast
+at ``down_utilization`` (below ``utilization``: the band that keeps a steady load from
+flapping), plus the backlog of the last two samples drained within ``down_threshold`` of
+the target. A count whose capacity is below the current arrivals is never chosen.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autoscale.arrivals import Arrivals
 from autoscale.settings import QueuePolicy
+
+#: Slack under a whole worker before ``ceil`` asks for one more (rounding noise, not load).
+ROUNDING = 0.02
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class Sample:
     latency: float  # age of the oldest waiting message, seconds
     in_flight: int  # messages delivered to workers and not yet acknowledged
     completed: int  # tasks of this queue finished so far (a counter)
+    published: int = 0  # messages Hauler's app published to this queue so far (a counter)
+    busy: float = 0.0  # seconds workers spent running this queue's tasks so far (a counter)
 
 
 @dataclass(frozen=True)
@@ -52,16 +61,27 @@ class Decision:
         return "down" if self.desired < self.current else "hold"
 
 
-def per_worker_throughput(window: Sequence[Sample], workers: int) -> float | None:
-    """Tasks per second one busy worker finished over ``window``; None if unknown."""
+def per_worker_throughput(
+    window: Sequence[Sample], workers: int, concurrency: int = 1
+) -> float | None:
+    """Tasks per second one busy worker (all its ``concurrency`` slots) finishes; None if unknown.
+
+    From the busy-seconds counter when the workers keep it (exact at any load: tasks
+    finished per second of running them), else from completions per sampled in-flight
+    task (which needs at least one busy slot on average to mean anything).
+    """
     if len(window) < 2 or workers <= 0:
         return None
-    elapsed = window[-1].at - window[0].at
     done = window[-1].completed - window[0].completed
-    busy = sum(min(s.in_flight, workers) for s in window) / len(window)
-    if elapsed <= 0 or done <= 0 or busy <= 0:
+    busy_seconds = window[-1].busy - window[0].busy
+    if done > 0 and busy_seconds > 0.5:
+        return done / busy_seconds * concurrency
+    elapsed = window[-1].at - window[0].at
+    slots = workers * concurrency
+    busy = sum(min(s.in_flight, slots) for s in window) / len(window)
+    if elapsed <= 0 or done <= 0 or busy < 1:
         return None
-    return done / elapsed / max(busy, 1.0)
+    return done / elapsed / busy * concurrency
 
 
 def decide(
@@ -71,68 +91,103 @@ def decide(
     last_action_at: float,
     now: float,
     throughput: float | None = None,
+    arrivals: Arrivals | None = None,
 ) -> Decision:
     """How many workers ``policy.queue`` should have now.
 
     Args:
-        policy: the queue's bounds, target and pacing.
-        window: recent samples, oldest first (smoothed by their mean).
+        policy: the queue's bounds, targets and pacing.
+        window: recent samples, oldest first (the backlog is smoothed by their mean).
         current: workers running now (not counting those already stopping).
         last_action_at: when this queue was last scaled (UNIX seconds).
         now: the clock.
-        throughput: observed tasks/s per worker, if known.
+        throughput: observed tasks/s per worker (μ), if known.
+        arrivals: λ and its forecast (``autoscale.arrivals.estimate``); None = no arrivals.
     """
+    arrivals = arrivals or Arrivals()
     depth = sum(s.depth for s in window) / len(window)
     latency = sum(s.latency for s in window) / len(window)
     in_flight = window[-1].in_flight
     backlog = depth + in_flight
-    rate = throughput or policy.assumed_throughput
-    need = _need(policy, window, current, rate)
-    recent = _need(policy, window[-2:], current, rate)  # the way down reads the latest picture
+    mu = throughput or policy.assumed_throughput
+    need = _need(policy, window, current, mu, arrivals.ahead, policy.utilization)
+    recent = _need(policy, window[-2:], current, mu, arrivals.ahead, policy.utilization)
+    floor = _floor(policy, window[-2:], mu, arrivals.highest)
     signals = {
         "depth": round(depth, 1),
         "latency": round(latency, 2),
         "in_flight": in_flight,
-        "throughput": round(rate, 3),
+        "throughput": round(mu, 3),
+        "arrival_rate": round(arrivals.rate, 3),
+        "arrival_trend": round(arrivals.trend, 4),
+        "arrival_forecast": round(arrivals.ahead, 3),
+        "horizon": round(arrivals.horizon, 1),
         "need": need,
         "recent_need": recent,
+        "down_floor": floor,
     }
+    facts = (
+        f"λ {arrivals.rate:.1f}/s (→ {arrivals.ahead:.1f}/s in {arrivals.horizon:.0f}s), "
+        f"μ {mu:.2f}/s/worker, backlog {backlog:.0f}, latency {latency:.1f}s"
+    )
 
-    def hold(reason: str) -> Decision:
-        return Decision(policy.queue, current, current, reason, signals)
+    def verdict(desired: int, why: str) -> Decision:
+        return Decision(policy.queue, current, desired, f"{why}; {facts}", signals)
 
     if current < policy.min_workers or current > policy.max_workers:
         bounded = min(max(current, policy.min_workers), policy.max_workers)
-        return Decision(policy.queue, current, bounded, "outside min/max", signals)
+        return verdict(bounded, "outside min/max")
     since = now - last_action_at
     if need > current:
         if since < policy.up_cooldown:
-            return hold(f"up wanted ({need}) but cooling down")
-        desired = min(need, current + policy.up_step)
-        why = f"backlog {backlog:.0f} at {rate:.2f}/s/worker, latency {latency:.1f}s"
-        return Decision(policy.queue, current, desired, f"up: {why}", signals)
-    if recent < current:
-        idle = _idle(window)
-        if not idle and recent > current * policy.down_threshold:
-            return hold("inside the hysteresis band")
+            return verdict(current, f"up wanted ({need}) but cooling down")
+        return verdict(min(need, current + policy.up_step), f"up: need {need}")
+    if floor < current:
+        if not arrivals.known:
+            return verdict(current, f"down wanted ({floor}) but the arrival rate is not known yet")
         if since < policy.down_cooldown:
-            return hold(f"down wanted ({recent}) but cooling down")
-        desired = max(recent, current - policy.down_step)
-        why = "idle" if idle else f"need {recent} < {policy.down_threshold:g} x {current}"
-        return Decision(policy.queue, current, desired, f"down: {why}", signals)
-    return hold("on target")
+            return verdict(current, f"down wanted ({floor}) but cooling down")
+        desired = max(floor, current - policy.down_step)
+        return verdict(desired, "down: idle" if _idle(window) else f"down: need {floor}")
+    if recent < current:
+        return verdict(current, "inside the hysteresis band")
+    return verdict(current, "on target")
 
 
-def _need(policy: QueuePolicy, samples: Sequence[Sample], current: int, rate: float) -> int:
-    """Workers that would serve ``samples``' mean backlog within the target, in bounds."""
+def _need(
+    policy: QueuePolicy,
+    samples: Sequence[Sample],
+    current: int,
+    mu: float,
+    arrival_rate: float,
+    utilization: float,
+) -> int:
+    """Workers that keep up with ``arrival_rate`` and serve ``samples``' backlog, in bounds."""
     backlog = sum(s.depth for s in samples) / len(samples) + samples[-1].in_flight
+    keep_up = arrival_rate / (mu * utilization)
     if policy.messages_per_worker:
-        need = math.ceil(backlog / policy.messages_per_worker)
+        workers = max(backlog / policy.messages_per_worker, keep_up)
     else:
-        need = math.ceil(backlog / (rate * policy.target_latency))
+        workers = keep_up + backlog / (mu * policy.target_latency)
+    need = math.ceil(workers - ROUNDING)
     if samples[-1].latency > policy.target_latency and samples[-1].depth > 0:
         need = max(need, current + 1)
     return min(max(need, policy.min_workers), policy.max_workers)
+
+
+def _floor(policy: QueuePolicy, samples: Sequence[Sample], mu: float, arrival_rate: float) -> int:
+    """The fewest workers the way down may leave: the arrivals at ``down_utilization`` plus
+    the latest backlog within ``down_threshold`` of the target, and never below λ / μ."""
+    if _idle(samples) and arrival_rate == 0:
+        return policy.min_workers
+    backlog = sum(s.depth for s in samples) / len(samples) + samples[-1].in_flight
+    carry = arrival_rate / (mu * policy.down_utilization)
+    if policy.messages_per_worker:
+        workers = max(backlog / (policy.messages_per_worker * policy.down_threshold), carry)
+    else:
+        workers = carry + backlog / (mu * policy.target_latency * policy.down_threshold)
+    floor = max(math.ceil(workers - ROUNDING), math.ceil(arrival_rate / mu))
+    return min(max(floor, policy.min_workers), policy.max_workers)
 
 
 def _idle(window: Sequence[Sample]) -> bool:

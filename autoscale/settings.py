@@ -22,7 +22,9 @@ class QueuePolicy:
     down_step: int = 1  # workers removed in one decision
     up_cooldown: float = 5.0  # seconds after any action before scaling up again
     down_cooldown: float = 5.0  # seconds after any action before scaling down
-    down_threshold: float = 0.5  # scale down only when need < current x this (hysteresis)
+    down_threshold: float = 0.5  # the way down drains the latest backlog within this x the target
+    utilization: float = 0.8  # busy fraction scale-up sizes for: λ / (μ x this) workers
+    down_utilization: float = 0.6  # scale down only to a count the arrivals keep at most this busy
     assumed_throughput: float = 1.0  # tasks/s per worker before any is observed
 
 
@@ -44,6 +46,8 @@ class AutoscaleSettings:
     backend: str = "local"  # local | docker
     interval: float = 5.0  # seconds between samples
     window: int = 5  # samples averaged per decision
+    history: int = 12  # samples the arrival rate λ and its trend are estimated over
+    startup: float = 0.0  # seconds a new worker needs to consume; 0 = measured (prior: backend's)
     lease: float = 15.0  # seconds the leader lock lives without renewal
     metrics_port: int = 9809  # /metrics of the autoscaler
     decisions_kept: int = 1000  # decision rows kept in the database
@@ -68,6 +72,8 @@ class AutoscaleSettings:
             backend=reader.choice("HAULER_AUTOSCALE_BACKEND", "local", ("LOCAL", "DOCKER")).lower(),
             interval=reader.number("HAULER_AUTOSCALE_INTERVAL", 5.0, minimum=0.2),
             window=reader.integer("HAULER_AUTOSCALE_WINDOW", 5, minimum=1),
+            history=reader.integer("HAULER_AUTOSCALE_HISTORY", 12, minimum=2),
+            startup=reader.number("HAULER_AUTOSCALE_STARTUP", 0.0, minimum=0.0),
             lease=reader.number("HAULER_AUTOSCALE_LEASE", 15.0, minimum=1.0),
             metrics_port=reader.integer("HAULER_AUTOSCALE_METRICS_PORT", 9809, minimum=0),
             decisions_kept=reader.integer("HAULER_AUTOSCALE_DECISIONS_KEPT", 1000, minimum=10),
@@ -96,9 +102,18 @@ def _policy(reader: EnvReader, queue: str) -> QueuePolicy:
         up_cooldown=reader.number(p + "UP_COOLDOWN", 5.0, minimum=0.0),
         down_cooldown=reader.number(p + "DOWN_COOLDOWN", 5.0, minimum=0.0),
         down_threshold=reader.number(p + "DOWN_THRESHOLD", 0.5, minimum=0.0),
+        utilization=reader.number(p + "UTILIZATION", 0.8, minimum=0.05),
+        down_utilization=reader.number(p + "DOWN_UTILIZATION", 0.6, minimum=0.01),
     )
     if policy.max_workers < policy.min_workers:
         reader.problems.append(f"{p}MAX={policy.max_workers} is below {p}MIN={policy.min_workers}")
     if policy.down_threshold >= 1:
         reader.problems.append(f"{p}DOWN_THRESHOLD must be below 1 (hysteresis)")
+    if policy.utilization > 1:
+        reader.problems.append(f"{p}UTILIZATION must be at most 1 (a worker is busy 100% at most)")
+    if policy.down_utilization >= policy.utilization:
+        reader.problems.append(
+            f"{p}DOWN_UTILIZATION={policy.down_utilization:g} must be below "
+            f"{p}UTILIZATION={policy.utilization:g} (hysteresis)"
+        )
     return policy

@@ -17,6 +17,12 @@ from hauler import broker
 UNACKED_KEY = "unacked"
 #: Workers count finished tasks per queue here (see workers/signals.py).
 COMPLETED_KEY = "hauler:queue:{queue}:completed"
+#: …and the seconds they spent running them (busy time: μ = completed / busy).
+BUSY_KEY = "hauler:queue:{queue}:busy_seconds"
+#: Hauler's app counts what it publishes per queue here (see workers/sent_events.py): λ.
+PUBLISHED_KEY = "hauler:queue:{queue}:published"
+#: A worker writes when it is ready to consume (UNIX seconds): its start-up time is measured.
+READY_KEY = "hauler:worker:{node}:ready"
 
 
 class SignalSource(Protocol):
@@ -26,8 +32,8 @@ class SignalSource(Protocol):
 
 
 class RedisSignals:
-    """Depth and latency from the queue lists, in-flight from the unacked hash, and the
-    completion counters the workers keep."""
+    """Depth and latency from the queue lists, in-flight from the unacked hash, the
+    completion and busy-time counters the workers keep and the publish counter."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -38,9 +44,12 @@ class RedisSignals:
         with self.client.pipeline(transaction=False) as pipe:
             for queue in queues:
                 pipe.get(COMPLETED_KEY.format(queue=queue))
-            completed = pipe.execute()
+                pipe.get(BUSY_KEY.format(queue=queue))
+                pipe.get(PUBLISHED_KEY.format(queue=queue))
+            counters = pipe.execute()
         samples = {}
-        for queue, done in zip(queues, completed, strict=True):
+        for i, queue in enumerate(queues):
+            done, busy, published = counters[3 * i : 3 * i + 3]
             reading = broker.sample(self.client, queue, now)
             samples[queue] = Sample(
                 at=now,
@@ -48,6 +57,8 @@ class RedisSignals:
                 latency=reading.latency,
                 in_flight=in_flight.get(queue, 0),
                 completed=int(done or 0),
+                published=int(published or 0),
+                busy=float(busy or 0.0),
             )
         return samples
 

@@ -6,6 +6,10 @@ Celery's event receivers, the recorder and Flower read). The sender publishes at
 once per ``linger`` seconds: an event after a quiet spell goes out at once, and under
 load one Redis round trip carries many events instead of one each, so publishing a task
 costs little more than bare Celery's. A forked child starts its own sender.
+
+The sender also counts each batch's messages per queue into the publish counters the
+autoscaler reads its arrival rate from (``hauler:queue:<q>:published``): one pipelined
+``INCRBY`` per queue per batch, off the publishing thread.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 from celery import Celery
 from celery.utils.time import utcoffset
+
+from autoscale.signals import PUBLISHED_KEY
+from hauler import broker
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +137,29 @@ class SentEvents:
             if events:
                 with self._sending:
                     dispatcher = self._send(dispatcher, events)
+                    self._count(events)
                 sent_at = time.monotonic()
         if dispatcher is not None:
             dispatcher.connection.release()
+
+    def _count(self, events: list[dict[str, Any]]) -> None:
+        """Add ``events`` to the per-queue publish counters (best effort, like the events)."""
+        per_queue = Counter(
+            str(queue)
+            for event in events
+            if event.get("type") == "task-sent"
+            and (queue := event.get("routing_key") or event.get("queue"))
+        )
+        url = str(self.app.conf.broker_url or "")
+        if not per_queue or not url.startswith(("redis://", "rediss://", "unix://")):
+            return
+        try:
+            with broker.shared(url).pipeline(transaction=False) as pipe:
+                for queue, n in per_queue.items():
+                    pipe.incrby(PUBLISHED_KEY.format(queue=queue), n)
+                pipe.execute()
+        except Exception:
+            log.debug("could not count %d published messages", len(events), exc_info=True)
 
     def _send(self, dispatcher: Any, events: list[dict[str, Any]]) -> Any:
         """Publish ``events`` as one message; returns the dispatcher to reuse (None if broken)."""

@@ -60,13 +60,17 @@ def test_scaling_up_waits_for_its_cooldown():
 def test_scaling_down_is_one_step_after_the_longer_cooldown():
     assert decide(POLICY, window(0), current=6, last_action_at=95, now=100).direction == "hold"
     decision = decide(POLICY, window(0), current=6, last_action_at=85, now=100)
-    assert (decision.direction, decision.desired, decision.reason) == ("down", 5, "down: idle")
+    assert (decision.direction, decision.desired, decision.reason.startswith("down: idle")) == (
+        "down",
+        5,
+        True,
+    )
 
 
 def test_hysteresis_holds_while_the_need_is_near_the_current_count():
     # need 4 of 6 (> 6 x 0.5): hold; need 2 of 6 (<= 3): one step down
     held = decide(POLICY, window(30, in_flight=6), 6, 0, 100, throughput=1.0)
-    assert (held.desired, held.reason) == (6, "inside the hysteresis band")
+    assert held.desired == 6 and held.reason.startswith("inside the hysteresis band")
     assert decide(POLICY, window(14, in_flight=6), 6, 0, 100, throughput=1.0).desired == 5
 
 
