@@ -31,7 +31,7 @@ LEVEL_SMOOTHING = 0.5  # Holt's alpha: weight of the newest interval's rate in t
 TREND_SMOOTHING = 0.3  # Holt's beta: weight of the newest change of level in the slope
 PEAK_INTERVALS = 3  # the way down carries the highest level of this many latest intervals
 SIGNIFICANCE = 2.0  # a trend counts when the rise it forecasts exceeds this x the noise
-#: σ of a rate from the mean absolute second difference (for normal noise: √(π/2) / √6).
+#: A rate's standard deviation per unit of mean absolute second difference (normal: √(π/2)/√6).
 SECOND_DIFFERENCE_TO_SIGMA = 0.51
 
 
@@ -41,7 +41,7 @@ class Arrivals:
 
     rate: float = 0.0  # λ: the smoothed arrival rate now (Holt's level)
     trend: float = 0.0  # its slope, tasks/s per second (Holt's trend)
-    noise: float = 0.0  # σ of the interval rates around a straight line, tasks/s
+    noise: float = 0.0  # standard deviation of the interval rates around a straight line, tasks/s
     latest: float = 0.0  # the rate of the newest interval alone
     peak: float = 0.0  # the highest level of the last ``PEAK_INTERVALS`` intervals
     ahead: float = 0.0  # λ forecast ``horizon`` seconds on (the level when the trend is noise)
