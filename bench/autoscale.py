@@ -1,18 +1,35 @@
-"""The autoscaler against a static fleet of 6 workers, over the same 150-second window.
+"""The autoscaler against a static fleet at its maximum (6 workers a queue), four load shapes.
 
-One queue (health), local backend, workers of concurrency 1. The window: 15 s idle, a
-burst of 6,000 tasks of 50 ms (300 worker-seconds of work), then idle to the end. The
-baseline is the same window served by 6 static workers. Prints: time from the burst to
-the first scale-up (target <= 10 s; KEDA's default poll alone is 30 s), drain time ratio
-vs static-6 (target <= 1.25), worker-seconds ratio vs static-6 (target <= 0.6), lost
-tasks (must be 0) and the direction changes (one up phase, one down phase).
+Local backend, workers of concurrency 1, min 1 / max 6, latency target 10 s, the default
+policy and 5 s sampling. Each scenario runs twice over the same window — once with 6
+static workers per queue (the baseline), once under ``hauler autoscale`` — and prints,
+per queue: p50/p95 wait (task start - publish) against the target, drain time (first
+publish → last completion) and worker-seconds against the static fleet, lost tasks, the
+decisions with their reasons and their phases.
 
-    python bench/autoscale.py [--window 150] [--tasks 6000] [--redis redis://127.0.0.1:6379/15]
+* ``burst``: 15 s idle, 6,000 tasks of 50 ms at once, idle to 150 s. Targets: first
+  scale-up <= 10 s, drain <= 1.25x static, worker-seconds <= 0.6x static, one up and one
+  down phase.
+* ``ramp``: 10 s idle, arrivals rising from 0 to 4x one worker's capacity (40/s of
+  100 ms tasks) over 60 s, held 30 s, then stopped; 150 s window. Targets: p95 wait <=
+  half the target (5 s), worker-seconds <= 0.7x static, no scale-down while arrivals rise.
+* ``sawtooth``: a steady 3/s of 100 ms tasks, plus a burst of 300 every 30 s (four);
+  160 s window. Target: at most one up and one down phase per burst.
+* ``two-queues``: the ramp on ``health`` and, at 30 s, a burst of 2,000 x 50 ms on
+  ``maintenance`` published by a plain Celery app (a foreign publisher: its λ comes
+  from the flow balance, not the publish counter); 150 s window.
+
+Lost tasks must be 0 everywhere.
+
+    python bench/autoscale.py [--scenario burst|ramp|sawtooth|two-queues|all]
+                              [--redis redis://127.0.0.1:6379/15]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -20,193 +37,387 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-QUEUE = "health"
+MAX = 6
+TARGET = 10.0
+Rate = Callable[[float], float]  # tasks/s at t seconds into the window
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one queue gets in a scenario."""
+
+    queue: str
+    rate: Rate  # tasks/s at t (a burst is a very high rate for a moment)
+    task_seconds: float
+    until: float  # no publishing after this (s into the window)
+    foreign: bool = False  # published by a plain Celery app, not Hauler's
+    bursts: tuple[float, ...] = ()  # burst starts (s): phases are counted per burst
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    window: float
+    loads: tuple[Load, ...]
+    ws_target: float  # worker-seconds ratio vs static at most
+    p95_target: float | None = None  # p95 wait at most (s)
+    drain_target: float | None = None  # drain ratio vs static at most
+
+
+def _burst(at: float, count: int, spread: float = 1.0) -> Rate:
+    return lambda t: count / spread if at <= t < at + spread else 0.0
+
+
+def _ramp(start: float, rise: float, hold: float, peak: float) -> Rate:
+    def rate(t: float) -> float:
+        if t < start or t >= start + rise + hold:
+            return 0.0
+        return peak * min(1.0, (t - start) / rise)
+
+    return rate
+
+
+def _sum(*rates: Rate) -> Rate:
+    return lambda t: sum(r(t) for r in rates)
+
+
+SAW = tuple(10.0 + 30.0 * k for k in range(4))
+SCENARIOS = {
+    "burst": Scenario(
+        "burst",
+        150.0,
+        (Load("health", _burst(15.0, 6000, 0.5), 0.05, 20.0, foreign=True, bursts=(15.0,)),),
+        ws_target=0.6,
+        drain_target=1.25,
+    ),
+    "ramp": Scenario(
+        "ramp",
+        150.0,
+        (Load("health", _ramp(10.0, 60.0, 30.0, 40.0), 0.1, 100.0),),
+        ws_target=0.7,
+        p95_target=TARGET / 2,
+    ),
+    "sawtooth": Scenario(
+        "sawtooth",
+        160.0,
+        (
+            Load(
+                "health",
+                _sum(lambda t: 3.0, *(_burst(b, 300) for b in SAW)),
+                0.1,
+                130.0,
+                bursts=SAW,
+            ),
+        ),
+        ws_target=0.7,
+    ),
+    "two-queues": Scenario(
+        "two-queues",
+        150.0,
+        (
+            Load("health", _ramp(10.0, 60.0, 30.0, 40.0), 0.1, 100.0),
+            Load("maintenance", _burst(30.0, 2000, 0.5), 0.05, 35.0, foreign=True, bursts=(30.0,)),
+        ),
+        ws_target=0.7,
+    ),
+}
 
 
 @dataclass
-class Run:
-    """What one window measured."""
+class Measured:
+    """What one queue saw in one window."""
 
-    name: str
     counts: list[tuple[float, int]] = field(default_factory=list)  # (t, workers)
-    drain: float = 0.0
+    published: list[tuple[str, float]] = field(default_factory=list)  # (task id, UNIX time)
+    first_publish: float = 0.0  # s into the window
+    drain: float = 0.0  # first publish → last completion, s
+    waits: list[float] = field(default_factory=list)
     lost: int = 0
     first_up: float | None = None
-    directions: list[str] = field(default_factory=list)
 
     def worker_seconds(self) -> float:
-        total = 0.0
-        for (t0, n), (t1, _) in zip(self.counts, self.counts[1:], strict=False):
-            total += n * (t1 - t0)
-        return total
+        return sum(n * (t1 - t0) for (t0, n), (t1, _) in itertools.pairwise(self.counts))
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.waits)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def worker_count() -> int:
-    """Worker main processes of the bench's queue now running (pool children not counted)."""
-    import psutil
+def publisher(load: Load, app: Any, start: float, out: Measured, stop: threading.Event) -> None:
+    """Publish ``load.rate`` as it goes: at each 10 ms, what the integral says is due."""
+    from hauler.correlation import PUBLISHED_AT_HEADER
 
-    count = 0
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            argv = process.info["cmdline"] or []
-            named = "-n" in argv and argv[argv.index("-n") + 1].startswith(f"{QUEUE}-")
-            if "worker" in argv and named:
-                parent = process.parent()
-                count += int(bool(parent) and "-n" not in parent.cmdline())
-        except psutil.Error:  # it ended while we looked: not running
-            continue
-    return count
+    due = 0.0
+    previous = 0.0
+    with app.producer_or_acquire() as producer:
+        while not stop.is_set():
+            t = time.monotonic() - start
+            if t >= load.until:
+                return
+            due += load.rate(t) * (t - previous)
+            previous = t
+            while len(out.published) < int(due):
+                headers = {PUBLISHED_AT_HEADER: time.time()} if load.foreign else None
+                result = app.send_task(
+                    f"{load.queue}.ping",
+                    kwargs={"delay": load.task_seconds},
+                    queue=load.queue,
+                    headers=headers,
+                    producer=producer,
+                )
+                if not out.published:
+                    out.first_publish = t
+                out.published.append((result.id, time.time()))
+            time.sleep(0.01)
 
 
-def sampler(run: Run, start: float, stop: threading.Event) -> None:
+def sampler(
+    backend: Any, queues: list[str], start: float, out: dict[str, Measured], stop: threading.Event
+) -> None:
     while not stop.is_set():
-        run.counts.append((time.monotonic() - start, worker_count()))
-        stop.wait(0.25)
+        t = time.monotonic() - start
+        for queue in queues:
+            out[queue].counts.append((t, len(backend.workers(queue))))
+        stop.wait(0.5)
 
 
-def window(run: Run, options: argparse.Namespace, env: dict[str, str]) -> None:
+def run_window(scenario: Scenario, env: dict[str, str], redis_url: str) -> dict[str, Measured]:
+    """One window of ``scenario``: publish, wait for the drain, then collect the results."""
     import redis
     from celery import Celery
 
-    from hauler.correlation import PUBLISHED_AT_HEADER
+    from autoscale.backends.local import LocalBackend
+    from autoscale.signals import COMPLETED_KEY
+    from hauler.settings import Settings
+    from workers.app import app as hauler_app
 
-    client = redis.Redis.from_url(options.redis)
-    app = Celery("bench", broker=options.redis, backend=options.redis)
-    counter = f"hauler:queue:{QUEUE}:completed"
+    client = redis.Redis.from_url(redis_url)
+    foreign = Celery("bench", broker=redis_url, backend=redis_url)
+    queues = [load.queue for load in scenario.loads]
+    measured = {q: Measured() for q in queues}
+    before = {q: int(client.get(COMPLETED_KEY.format(queue=q)) or 0) for q in queues}
+    backend = LocalBackend(Settings.from_env(env), env=env)
     start = time.monotonic()
     stop = threading.Event()
-    thread = threading.Thread(target=sampler, args=(run, start, stop), daemon=True)
-    thread.start()
-    time.sleep(max(0.0, options.idle - (time.monotonic() - start)))
-    done_before = int(client.get(counter) or 0)
-    burst_at = time.monotonic() - start
-    ids = []
-    with app.producer_or_acquire() as producer:
-        for _ in range(options.tasks):
-            headers = {PUBLISHED_AT_HEADER: time.time()}
-            result = app.send_task(
-                "health.ping",
-                kwargs={"delay": options.task_seconds},
-                queue=QUEUE,
-                headers=headers,
-                producer=producer,
-            )
-            ids.append(result.id)
-    while int(client.get(counter) or 0) - done_before < options.tasks:
-        if time.monotonic() - start > options.window + 120:
-            break
+    threads = [threading.Thread(target=sampler, args=(backend, queues, start, measured, stop))]
+    for load in scenario.loads:
+        app = foreign if load.foreign else hauler_app
+        threads.append(
+            threading.Thread(target=publisher, args=(load, app, start, measured[load.queue], stop))
+        )
+    for thread in threads:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join()
+    pending = set(queues)
+    while pending and time.monotonic() - start < scenario.window + 120:
+        for queue in list(pending):
+            done = int(client.get(COMPLETED_KEY.format(queue=queue)) or 0) - before[queue]
+            if done >= len(measured[queue].published):
+                m = measured[queue]
+                m.drain = time.monotonic() - start - m.first_publish
+                pending.discard(queue)
         time.sleep(0.1)
-    run.drain = time.monotonic() - start - burst_at
-    ups = [t for t, n in run.counts if t >= burst_at and n > run.counts[0][1]]
-    run.first_up = (ups[0] - burst_at) if ups else None
-    time.sleep(max(0.0, options.window - (time.monotonic() - start)))
+    time.sleep(max(0.0, scenario.window - (time.monotonic() - start)))
     stop.set()
-    thread.join()
-    run.lost = options.tasks - _succeeded(client, ids)
-    app.close()
+    threads[0].join()
+    for queue, load in zip(queues, scenario.loads, strict=True):
+        _collect(client, measured[queue], load.task_seconds)
+    foreign.close()
+    return measured
 
 
-def _succeeded(client: object, ids: list[str]) -> int:
-    import json
+def _collect(client: Any, m: Measured, task_seconds: float) -> None:
+    """Waits (start - publish) and lost tasks from the stored results."""
+    from datetime import datetime
 
     ok = 0
-    for i in range(0, len(ids), 500):
-        values = client.mget([f"celery-task-meta-{t}" for t in ids[i : i + 500]])  # type: ignore[attr-defined]
-        ok += sum(1 for v in values if v and json.loads(v)["status"] == "SUCCESS")
-    return ok
+    for i in range(0, len(m.published), 500):
+        chunk = m.published[i : i + 500]
+        values = client.mget([f"celery-task-meta-{task_id}" for task_id, _ in chunk])
+        for (_, published_at), raw in zip(chunk, values, strict=True):
+            meta = json.loads(raw) if raw else {}
+            if meta.get("status") != "SUCCESS":
+                continue
+            ok += 1
+            started = datetime.fromisoformat(meta["result"]["at"]).timestamp() - task_seconds
+            m.waits.append(max(0.0, started - published_at))
+    m.lost = len(m.published) - ok
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--window", type=float, default=150.0)
-    parser.add_argument("--idle", type=float, default=15.0)
-    parser.add_argument("--tasks", type=int, default=6000)
-    parser.add_argument("--task-seconds", type=float, default=0.05)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
-    options = parser.parse_args()
-    import redis
-
-    from autoscale import decisions
-    from autoscale.backends.local import LocalBackend
-    from hauler.settings import Settings
-    from hauler.store.migrate import upgrade
-
-    data = Path(tempfile.mkdtemp(prefix="hauler-bench-autoscale-"))
-    database = f"sqlite:///{data}/hauler.db"
-    upgrade(database)
+def scenario_env(scenario: Scenario, redis_url: str) -> dict[str, str]:
+    data = Path(tempfile.mkdtemp(prefix=f"hauler-bench-autoscale-{scenario.name}-"))
+    queues = [load.queue for load in scenario.loads]
     env = {
         **os.environ,
-        "HAULER_BROKER_URL": options.redis,
-        "HAULER_DATABASE_URL": database,
+        "HAULER_BROKER_URL": redis_url,
+        "HAULER_DATABASE_URL": f"sqlite:///{data}/hauler.db",
         "HAULER_DATA_DIR": str(data),
-        "HAULER_QUEUE_HEALTH_CONCURRENCY": "1",
-        "HAULER_AUTOSCALE_QUEUES": QUEUE,
-        "HAULER_AUTOSCALE_HEALTH_MIN": "1",
-        "HAULER_AUTOSCALE_HEALTH_MAX": "6",
+        "HAULER_AUTOSCALE_QUEUES": ",".join(queues),
         "HAULER_AUTOSCALE_METRICS_PORT": "0",
         "HAULER_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    redis.Redis.from_url(options.redis).flushdb()
+    for queue in queues:
+        env[f"HAULER_QUEUE_{queue.upper()}_CONCURRENCY"] = "1"
+        env[f"HAULER_AUTOSCALE_{queue.upper()}_MIN"] = "1"
+        env[f"HAULER_AUTOSCALE_{queue.upper()}_MAX"] = str(MAX)
+        env[f"HAULER_AUTOSCALE_{queue.upper()}_TARGET_LATENCY"] = str(TARGET)
+    return env
 
-    # Baseline: six static workers.
-    static = Run("static-6")
-    backend = LocalBackend(Settings.from_env(env), env=env)
-    backend.start(QUEUE, 6)
-    _wait_for_workers(6)
-    window(static, options, env)
+
+def run_scenario(scenario: Scenario, redis_url: str) -> bool:
+    """Both windows of ``scenario``; prints the report and returns whether targets were met."""
+    from autoscale.backends.local import LocalBackend
+    from hauler.settings import Settings
+    from hauler.store.migrate import upgrade
+
+    env = scenario_env(scenario, redis_url)
+    upgrade(env["HAULER_DATABASE_URL"])
+    queues = [load.queue for load in scenario.loads]
+    settings = Settings.from_env(env)
+
+    backend = LocalBackend(settings, env=env)
+    for queue in queues:
+        backend.start(queue, MAX)
+    _wait_for(backend, queues, MAX)
+    static = run_window(scenario, env, redis_url)
     backend.close(stop_workers=True, timeout=60)
-    _wait_for_workers(0)
+    _wait_for(backend, queues, 0)
 
-    # Hauler's autoscaler: min 1, max 6, default policy and 5 s sampling.
-    scaled = Run("autoscaled")
     scaler = subprocess.Popen(
         [sys.executable, "-m", "hauler.cli.main", "autoscale", "--stop-workers-on-exit"],
         env=env,
         cwd=ROOT,
     )
-    _wait_for_workers(1)
-    window(scaled, options, env)
+    _wait_for(backend, queues, 1)
+    began = time.time()
+    scaled = run_window(scenario, env, redis_url)
     scaler.send_signal(signal.SIGTERM)
     scaler.wait(timeout=120)
-    rows = list(reversed(decisions.recent(database, limit=1000, queue=QUEUE)))[1:]
-    scaled.directions = ["up" if r.to_workers > r.from_workers else "down" for r in rows]
-    _report(static, scaled)
-    return 0
+    _wait_for(backend, queues, 0)
+    return report(scenario, static, scaled, env["HAULER_DATABASE_URL"], began)
 
 
-def _wait_for_workers(n: int, timeout: float = 90.0) -> None:
+def _wait_for(backend: Any, queues: list[str], n: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
-    while worker_count() != n:
+    while any(len(backend.workers(q)) != n for q in queues):
         if time.monotonic() > deadline:
-            raise SystemExit(f"expected {n} workers, found {worker_count()}")
+            found = {q: len(backend.workers(q)) for q in queues}
+            raise SystemExit(f"expected {n} workers per queue, found {found}")
         time.sleep(0.25)
     time.sleep(2.0)  # let them connect
 
 
-def _report(static: Run, scaled: Run) -> None:
-    phases = [d for i, d in enumerate(scaled.directions) if i == 0 or d != scaled.directions[i - 1]]
-    print(
-        f"static-6   drain {static.drain:6.1f} s   worker-seconds {static.worker_seconds():6.0f}"
-        f"   lost {static.lost}"
-    )
-    print(
-        f"autoscaled drain {scaled.drain:6.1f} s   worker-seconds {scaled.worker_seconds():6.0f}"
-        f"   lost {scaled.lost}"
-    )
-    first = f"{scaled.first_up:.1f} s" if scaled.first_up is not None else "never"
-    print(f"burst → first scale-up: {first}  (target <= 10 s)")
-    print(f"drain ratio vs static-6: {scaled.drain / static.drain:.2f}  (target <= 1.25)")
-    ratio = scaled.worker_seconds() / static.worker_seconds()
-    print(f"worker-seconds ratio vs static-6: {ratio:.2f}  (target <= 0.6)")
-    print(f"lost tasks: {scaled.lost + static.lost}  (must be 0)")
-    print(f"decisions: {' '.join(scaled.directions)}; phases: {' → '.join(phases) or 'none'}")
+def report(
+    scenario: Scenario,
+    static: dict[str, Measured],
+    scaled: dict[str, Measured],
+    database: str,
+    began: float,
+) -> bool:
+    from autoscale import decisions
+
+    ok = True
+    print(f"\n=== {scenario.name} ({scenario.window:.0f} s window, static fleet: {MAX}/queue) ===")
+    for load in scenario.loads:
+        q, s, a = load.queue, static[load.queue], scaled[load.queue]
+        rows = list(reversed(decisions.recent(database, limit=1000, queue=q)))
+        rows = [r for r in rows if _at(r) >= began]
+        directions = ["up" if r.to_workers > r.from_workers else "down" for r in rows]
+        phases = [d for i, d in enumerate(directions) if i == 0 or d != directions[i - 1]]
+        ws = a.worker_seconds() / s.worker_seconds()
+        drain = a.drain / s.drain if s.drain else float("nan")
+        p95 = a.percentile(0.95)
+        print(f"[{q}] {len(a.published)} tasks of {load.task_seconds * 1000:.0f} ms")
+        for name, m in (("static", s), ("autoscaled", a)):
+            print(
+                f"  {name:10s} wait p50 {m.percentile(0.5):5.2f} s  p95 {m.percentile(0.95):5.2f} s"
+                f" (target {TARGET:g} s)   drain {m.drain:6.1f} s"
+                f"   worker-seconds {m.worker_seconds():5.0f}   lost {m.lost}"
+            )
+        print(f"  worker-seconds vs static: {ws:.2f} (target <= {scenario.ws_target:g})")
+        print(f"  drain vs static: {drain:.2f}" + _target(scenario.drain_target))
+        ok &= ws <= scenario.ws_target and a.lost == 0 and s.lost == 0
+        if scenario.drain_target is not None:
+            ok &= drain <= scenario.drain_target
+        if scenario.p95_target is not None and not load.bursts:
+            print(f"  p95 wait {p95:.2f} s (target <= {scenario.p95_target:g} s)")
+            ok &= p95 <= scenario.p95_target
+        if q == "health" and scenario.name == "burst":
+            ups = [t for t, n in a.counts if t >= 15.0 and n > a.counts[0][1]]
+            first = ups[0] - 15.0 if ups else None
+            print("  burst → first scale-up: " + (f"{first:.1f} s" if first else "never"))
+            ok &= first is not None and first <= 10.0
+        print(f"  decisions ({len(rows)}): phases {' → '.join(phases) or 'none'}")
+        for r in rows:
+            at = _at(r) - began
+            print(f"    t+{at:5.1f}s {r.from_workers} → {r.to_workers}  {r.reason}")
+        if load.bursts:
+            flaps = _flaps(rows, began, load.bursts)
+            print(f"  bursts with more than one up and one down phase: {flaps} (target 0)")
+            ok &= flaps == 0
+        else:
+            early_down = [
+                r for r in rows if r.to_workers < r.from_workers and _rising(load, r, began)
+            ]
+            print(f"  scale-downs while arrivals rise: {len(early_down)} (target 0)")
+            ok &= not early_down
+        print(f"  lost tasks: {a.lost + s.lost} (must be 0)")
+    print(f"  {'targets met' if ok else 'TARGETS MISSED'}")
+    return ok
+
+
+def _at(row: Any) -> float:
+    """A decision's time as UNIX seconds (SQLite gives it back without its UTC zone)."""
+    from datetime import UTC
+
+    stamp = row.decided_at
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+def _target(value: float | None) -> str:
+    return f" (target <= {value:g})" if value is not None else ""
+
+
+def _rising(load: Load, row: Any, began: float) -> bool:
+    t = _at(row) - began
+    return load.rate(t) > 0 and load.rate(t) > load.rate(t - 5.0)
+
+
+def _flaps(rows: list[Any], began: float, bursts: tuple[float, ...]) -> int:
+    """Bursts whose decisions (from the burst to the next one) are not one up, one down phase."""
+    bad = 0
+    edges = [*bursts, float("inf")]
+    for start, end in itertools.pairwise(edges):
+        window = [r for r in rows if start <= _at(r) - began < end]
+        dirs = ["up" if r.to_workers > r.from_workers else "down" for r in window]
+        phases = [d for i, d in enumerate(dirs) if i == 0 or d != dirs[i - 1]]
+        bad += int(phases not in ([], ["up"], ["down"], ["up", "down"]))
+    return bad
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    options = parser.parse_args()
+    import redis
+
+    os.environ["HAULER_BROKER_URL"] = options.redis  # Hauler's app in this process publishes
+    os.environ.setdefault("HAULER_LOG_LEVEL", "WARNING")
+    redis.Redis.from_url(options.redis).flushdb()
+    names = list(SCENARIOS) if options.scenario == "all" else [options.scenario]
+    met = [run_scenario(SCENARIOS[name], options.redis) for name in names]
+    return 0 if all(met) else 1
 
 
 if __name__ == "__main__":
