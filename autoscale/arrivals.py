@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from autoscale.policy import Sample
 
 LEVEL_SMOOTHING = 0.5  # Holt's alpha: weight of the newest interval's rate in the level
-TREND_SMOOTHING = 0.3  # Holt's beta: weight of the newest change of level in the slope
+TREND_SMOOTHING = 0.4  # Holt's beta: weight of the newest change of level in the slope
 PEAK_INTERVALS = 3  # the way down carries the highest level of this many latest intervals
-SIGNIFICANCE = 2.0  # a trend counts when the rise it forecasts exceeds this x the noise
+SIGNIFICANCE = 3.0  # a trend counts when the rise it forecasts exceeds this x the noise
 #: A rate's standard deviation per unit of mean absolute second difference (normal: √(π/2)/√6).
 SECOND_DIFFERENCE_TO_SIGMA = 0.51
 

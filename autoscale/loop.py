@@ -139,7 +139,9 @@ class Autoscaler:
                 {"depth": window[-1].depth, "latency": window[-1].latency},
             )
         policy = self.config.policy(queue)
-        horizon = self.startup + self.config.interval  # a worker asked for now, or next tick
+        # a worker asked for now serves after its start-up; the next chance to ask is a tick
+        # away, and the newest rate is an interval's mean (half an interval old)
+        horizon = self.startup + 1.5 * self.config.interval
         seen = arrivals.estimate(list(history), horizon)
         return decide(
             policy, window, current, self.last_action[queue], now, self.throughput[queue], seen

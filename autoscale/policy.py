@@ -66,22 +66,29 @@ def per_worker_throughput(
 ) -> float | None:
     """Tasks per second one busy worker (all its ``concurrency`` slots) finishes; None if unknown.
 
-    From the busy-seconds counter when the workers keep it (exact at any load: tasks
-    finished per second of running them), else from completions per sampled in-flight
-    task (which needs at least one busy slot on average to mean anything).
+    Two readings: tasks finished per second of running them (the busy-seconds counter
+    the workers keep; exact at any load, but blind to the time between tasks — acks,
+    results, fetching the next), and, while work waited in every sample (the workers
+    were saturated), tasks finished per second per in-flight message, which counts
+    that time. The lower of those that are known; without the counter, the second
+    reading whenever a slot was busy on average.
     """
     if len(window) < 2 or workers <= 0:
         return None
     done = window[-1].completed - window[0].completed
+    if done <= 0:
+        return None
+    readings = []
     busy_seconds = window[-1].busy - window[0].busy
-    if done > 0 and busy_seconds > 0.5:
-        return done / busy_seconds * concurrency
+    if busy_seconds > 0.5:
+        readings.append(done / busy_seconds * concurrency)
     elapsed = window[-1].at - window[0].at
     slots = workers * concurrency
     busy = sum(min(s.in_flight, slots) for s in window) / len(window)
-    if elapsed <= 0 or done <= 0 or busy < 1:
-        return None
-    return done / elapsed / busy * concurrency
+    saturated = all(s.depth > 0 for s in window)
+    if elapsed > 0 and busy >= 1 and (saturated or not readings):
+        readings.append(done / elapsed / busy * concurrency)
+    return min(readings) if readings else None
 
 
 def decide(

@@ -153,3 +153,49 @@ def test_finished_tasks_are_counted_per_queue_within_a_second(
     key = "hauler:queue:health:completed"
     wait_for(lambda: int(counter.get(key) or 0) >= 30, timeout=3)
     assert int(counter.get(key) or 0) == 30
+
+
+def test_run_time_is_counted_per_queue_and_a_ready_worker_says_when(
+    start_worker, client_app: Celery, redis_url: str
+):
+    # given a Hauler worker on the health queue
+    start_worker(["health"], name="ready1", concurrency=2)
+    counter = redis.Redis.from_url(redis_url)
+    # then it has marked when it became ready (the autoscaler's start-up time)
+    marks = counter.keys("hauler:worker:ready1@*:ready")
+    assert len(marks) == 1 and float(counter.get(marks[0]) or 0) > 0
+    # when 10 tasks of 0.2 s run there
+    results = [
+        client_app.send_task("health.ping", kwargs={"delay": 0.2}, queue="health")
+        for _ in range(10)
+    ]
+    for result in results:
+        result.get(timeout=30)
+    # then the busy-seconds counter (μ = completed / busy) says about 2 s
+    key = "hauler:queue:health:busy_seconds"
+    wait_for(lambda: float(counter.get(key) or 0) >= 2.0, timeout=3)
+    assert 2.0 <= float(counter.get(key) or 0) < 3.0
+
+
+def test_what_hauler_publishes_is_counted_per_queue_and_foreign_sends_are_not(
+    hauler_env: dict[str, str], redis_url: str
+):
+    # when Hauler's app publishes 25 tasks to media and 5 to notify, and a foreign app 7
+    run_publisher(
+        hauler_env,
+        """
+        foreign = Celery("other", broker=os.environ["HAULER_BROKER_URL"])
+        for _ in range(25):
+            hauler.send_task("media.ping", queue="media")
+        for _ in range(5):
+            hauler.send_task("notify.ping", queue="notify")
+        for _ in range(7):
+            foreign.send_task("media.ping", queue="media")
+        print(json.dumps({}))
+        """,
+    )
+    # then the publish counters (the autoscaler's λ) say 25 and 5, flushed by exit
+    counter = redis.Redis.from_url(redis_url)
+    assert int(counter.get("hauler:queue:media:published") or 0) == 25
+    assert int(counter.get("hauler:queue:notify:published") or 0) == 5
+    assert counter.llen("media") == 32

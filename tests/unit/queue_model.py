@@ -70,6 +70,7 @@ def run(
     interval: float = 5.0,
     noise: float = 0.0,
     seed: int = 7,
+    overhead: float = 0.0,
 ) -> Outcome:
     """Run the model for ``seconds`` from ``workers`` ready workers.
 
@@ -83,6 +84,8 @@ def run(
         interval: seconds between samples (and decisions).
         noise: relative spread of each interval's arrivals (0.3 = ±30%, uniform).
         seed: the noise's random seed.
+        overhead: share of a worker's time outside its tasks' run time (acks, results):
+            the busy-seconds counter sees ``mu x (1 + overhead)`` per worker.
     """
     rng = random.Random(seed)
     ready_at = [0.0] * workers
@@ -112,7 +115,7 @@ def run(
             out.waits.append((t - times[min(index, len(times) - 1)], done))
         waiting -= done
         served += done
-        busy += done / mu
+        busy += done / (mu * (1 + overhead))
         arrived_at.append(arrived)
         times.append(t)
         if step % steps_per_sample:
@@ -136,7 +139,7 @@ def run(
         observed = per_worker_throughput(window, len(ready_at))
         if observed is not None:
             throughput = observed if throughput is None else 0.5 * throughput + 0.5 * observed
-        seen = estimate(history, startup + interval)
+        seen = estimate(history, startup + 1.5 * interval)
         decision = decide(policy, window, len(ready_at), last_action, t, throughput, seen)
         out.counts.append((t, len(ready_at)))
         if decision.desired > decision.current:
