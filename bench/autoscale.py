@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 MAX = 6
 TARGET = 10.0
+INTERVAL = 5.0  # the autoscaler's sampling interval (its default)
 Rate = Callable[[float], float]  # tasks/s at t seconds into the window
 
 
@@ -151,20 +152,27 @@ class Measured:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def schedule(rate: Rate, until: float) -> list[int]:
+    """Tasks ``rate`` has asked for by each 10 ms up to ``until`` (its integral, 1 ms steps)."""
+    due, total = [0], 0.0
+    for ms in range(int(until * 1000)):
+        total += rate(ms / 1000) / 1000
+        if ms % 10 == 9:
+            due.append(int(total + 1e-9))
+    return due
+
+
 def publisher(load: Load, app: Any, start: float, out: Measured, stop: threading.Event) -> None:
-    """Publish ``load.rate`` as it goes: at each 10 ms, what the integral says is due."""
+    """Publish ``load.rate`` as it goes: every 10 ms, what its integral says is due by then
+    (so a burst is published whole even when publishing takes longer than the burst)."""
     from hauler.correlation import PUBLISHED_AT_HEADER
 
-    due = 0.0
-    previous = 0.0
+    due_at = schedule(load.rate, load.until)
     with app.producer_or_acquire() as producer:
         while not stop.is_set():
             t = time.monotonic() - start
-            if t >= load.until:
-                return
-            due += load.rate(t) * (t - previous)
-            previous = t
-            while len(out.published) < int(due):
+            due = due_at[min(int(t * 100), len(due_at) - 1)]
+            while len(out.published) < due:
                 headers = {PUBLISHED_AT_HEADER: time.time()} if load.foreign else None
                 result = app.send_task(
                     f"{load.queue}.ping",
@@ -176,6 +184,8 @@ def publisher(load: Load, app: Any, start: float, out: Measured, stop: threading
                 if not out.published:
                     out.first_publish = t
                 out.published.append((result.id, time.time()))
+            if t >= load.until:
+                return
             time.sleep(0.01)
 
 
@@ -394,9 +404,14 @@ def _rising(load: Load, row: Any, began: float) -> bool:
 
 
 def _flaps(rows: list[Any], began: float, bursts: tuple[float, ...]) -> int:
-    """Bursts whose decisions (from the burst to the next one) are not one up, one down phase."""
+    """Bursts whose decisions are not one up phase and one down phase at most.
+
+    A burst's decisions are those from one sampling interval after it starts to one
+    interval after the next starts: a decision made sooner read a sample taken before
+    the burst arrived, and belongs to the one before.
+    """
     bad = 0
-    edges = [*bursts, float("inf")]
+    edges = [b + INTERVAL for b in bursts] + [float("inf")]
     for start, end in itertools.pairwise(edges):
         window = [r for r in rows if start <= _at(r) - began < end]
         dirs = ["up" if r.to_workers > r.from_workers else "down" for r in window]

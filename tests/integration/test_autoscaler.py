@@ -118,6 +118,14 @@ def test_a_burst_scales_up_drains_and_returns_to_min_without_losing_a_task(
     changes = sum(1 for a, b in itertools.pairwise(directions) if a != b)
     assert changes <= 1, directions  # one up phase, one down phase: no flapping
     assert all(r.reason for r in rows) and all("depth" in r.signals for r in rows[1:])
+    # and each reason shows λ, μ, backlog and latency; the foreign app's burst is seen
+    # as arrivals by the flow balance (it passes no publish counter)
+    for fact in ("λ ", "μ ", "backlog ", "latency "):
+        assert all(fact in r.reason for r in rows[1:]), [r.reason for r in rows]
+    assert max(r.signals["arrival_rate"] for r in rows[1:]) > 0
+    # and the forecast's horizon moved off the local backend's prior (3 s + 1.5 ticks) once
+    # the first started workers marked themselves ready: start-up time is measured
+    assert any(r.signals["horizon"] != 4.5 for r in rows[2:]), [r.signals for r in rows]
 
 
 def test_the_lock_hands_over_when_the_leader_is_killed(
