@@ -8,6 +8,8 @@ import pytest
 from autoscale.arrivals import estimate, interval_rates
 from autoscale.policy import Sample, decide, per_worker_throughput
 from autoscale.settings import QueuePolicy
+from hauler.errors import ConfigurationError
+from hauler.settings import Settings
 from tests.unit.queue_model import run
 
 POLICY = QueuePolicy(queue="health", min_workers=1, max_workers=6, target_latency=10.0)
@@ -214,3 +216,34 @@ def test_the_right_count_for_a_steady_load_is_kept_from_the_start():
     for seed in range(4):
         out = run(POLICY, lambda t: 25.0, 600.0, workers=4, mu=10.0, noise=0.15, seed=seed)
         assert out.decisions == [], out.directions
+
+
+# --- settings
+
+
+def test_arrival_settings_come_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "HAULER_AUTOSCALE_HISTORY": "20",
+            "HAULER_AUTOSCALE_STARTUP": "12.5",
+            "HAULER_AUTOSCALE_MEDIA_UTILIZATION": "0.7",
+            "HAULER_AUTOSCALE_MEDIA_DOWN_UTILIZATION": "0.4",
+        }
+    )
+    assert (settings.autoscale.history, settings.autoscale.startup) == (20, 12.5)
+    media = settings.autoscale.policy("media")
+    assert (media.utilization, media.down_utilization) == (0.7, 0.4)
+    assert settings.autoscale.policy("health").utilization == 0.8
+
+
+def test_a_band_without_hysteresis_is_refused_naming_the_settings():
+    env = {
+        "HAULER_AUTOSCALE_MEDIA_UTILIZATION": "0.6",
+        "HAULER_AUTOSCALE_MEDIA_DOWN_UTILIZATION": "0.6",
+        "HAULER_AUTOSCALE_NOTIFY_UTILIZATION": "1.5",
+    }
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(env)
+    joined = "\n".join(caught.value.problems)
+    assert "HAULER_AUTOSCALE_MEDIA_DOWN_UTILIZATION=0.6 must be below" in joined
+    assert "HAULER_AUTOSCALE_NOTIFY_UTILIZATION must be at most 1" in joined
