@@ -136,7 +136,8 @@ def decide(
     }
     facts = (
         f"λ {arrivals.rate:.1f}/s (→ {arrivals.ahead:.1f}/s in {arrivals.horizon:.0f}s), "
-        f"μ {mu:.2f}/s/worker, backlog {backlog:.0f}, latency {latency:.1f}s"
+        f"μ {mu:.2f}/s/worker, backlog {window[-1].depth + in_flight} (mean {backlog:.0f}), "
+        f"latency {window[-1].latency:.1f}s (mean {latency:.1f}s)"
     )
 
     def verdict(desired: int, why: str) -> Decision:

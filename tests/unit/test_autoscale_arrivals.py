@@ -135,7 +135,7 @@ def test_every_reason_shows_arrivals_throughput_backlog_and_latency():
     seen = estimate(window, horizon=8.0)
     decision = decide(POLICY, window[-5:], 1, 0.0, 100.0, throughput=10.0, arrivals=seen)
     assert decision.direction == "up"
-    for fact in ("λ 12.0/s", "μ 10.00/s/worker", "backlog 0", "latency 0.0s"):
+    for fact in ("λ 12.0/s", "μ 10.00/s/worker", "backlog 0 (mean 0)", "latency 0.0s (mean 0.0s)"):
         assert fact in decision.reason
     assert decision.signals["arrival_rate"] == pytest.approx(12.0)
 
