@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import psutil
@@ -18,6 +18,8 @@ from celery import Celery
 from autoscale import decisions
 from autoscale.backends.base import node_prefix
 from autoscale.lock import KEY
+from hauler import deployment
+from hauler.settings import Settings
 from tests.integration.conftest import ROOT
 from tests.integration.services import wait_for
 
@@ -69,20 +71,27 @@ class Autoscalers:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for pid in worker_pids("health"):
+        for pid in worker_pids("health", self.env):
             os.killpg(pid, signal.SIGKILL)
 
 
-def worker_pids(queue: str) -> list[int]:
-    """Main processes of autoscaled workers of ``queue`` on this machine."""
+def worker_pids(queue: str, env: Mapping[str, str]) -> list[int]:
+    """Main processes of autoscaled workers of ``queue`` of the deployment ``env`` describes
+    (never another test's or bench's workers on this machine)."""
+    settings = Settings.from_env(env)
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
-        argv = process.info["cmdline"] or []
-        if "worker" in argv and "-n" in argv:
+        try:
+            argv = process.info["cmdline"] or []
+            if "worker" not in argv or "-n" not in argv:
+                continue
             node = argv[argv.index("-n") + 1]
             parent = process.parent()
-            if node.startswith(node_prefix(queue)) and parent and "-n" not in parent.cmdline():
+            ours = parent and "-n" not in parent.cmdline() and node.startswith(node_prefix(queue))
+            if ours and deployment.belongs(process.environ(), settings):
                 found.append(process.info["pid"])
+        except psutil.Error:  # it ended while we looked
+            continue
     return found
 
 
@@ -99,7 +108,7 @@ def test_a_burst_scales_up_drains_and_returns_to_min_without_losing_a_task(
 ):
     # given the autoscaler keeping one worker for the health queue
     autoscalers.start("--stop-workers-on-exit")
-    wait_for(lambda: len(worker_pids("health")) == 1, timeout=60)
+    wait_for(lambda: len(worker_pids("health", autoscalers.env)) == 1, timeout=60)
     assert client_app.send_task("health.ping", queue="health").get(timeout=60)["pong"]
     # when a burst of 120 tasks of 0.25 s arrives (30 s of work for one worker)
     burst = [
@@ -107,9 +116,9 @@ def test_a_burst_scales_up_drains_and_returns_to_min_without_losing_a_task(
         for _ in range(120)
     ]
     # then it scales up (several at once), every task completes, and it returns to one
-    wait_for(lambda: len(worker_pids("health")) >= 3, timeout=20, interval=0.5)
+    wait_for(lambda: len(worker_pids("health", autoscalers.env)) >= 3, timeout=20, interval=0.5)
     assert all(r.get(timeout=120)["pong"] for r in burst)
-    wait_for(lambda: len(worker_pids("health")) == 1, timeout=60, interval=0.5)
+    wait_for(lambda: len(worker_pids("health", autoscalers.env)) == 1, timeout=60, interval=0.5)
     rows = list(reversed(decisions.recent(pg_url, limit=100, queue="health")))
     directions = ["up" if r.to_workers > r.from_workers else "down" for r in rows]
     assert directions[0] == "up" and rows[0].from_workers == 0  # the minimum, at start
@@ -135,7 +144,7 @@ def test_the_lock_hands_over_when_the_leader_is_killed(
     first, first_log = autoscalers.start()
     wait_for(lambda: "leading" in first_log.read_text(), timeout=30)
     _second, second_log = autoscalers.start()
-    wait_for(lambda: len(worker_pids("health")) == 1, timeout=60)
+    wait_for(lambda: len(worker_pids("health", autoscalers.env)) == 1, timeout=60)
     holder = redis.Redis.from_url(redis_url).get(KEY)
     assert holder is not None and "leading" not in second_log.read_text()
     # when the leader is killed outright
@@ -145,7 +154,7 @@ def test_the_lock_hands_over_when_the_leader_is_killed(
     wait_for(lambda: "leading" in second_log.read_text(), timeout=15)
     assert "'health': 1" in second_log.read_text()
     assert redis.Redis.from_url(redis_url).get(KEY) != holder
-    assert len(worker_pids("health")) == 1
+    assert len(worker_pids("health", autoscalers.env)) == 1
     assert client_app.send_task("health.ping", queue="health").get(timeout=60)["pong"]
 
 
@@ -154,14 +163,14 @@ def test_manual_override_pins_the_count_for_a_while(
 ):
     hauler_env.update(FAST)
     autoscalers.start("--stop-workers-on-exit")
-    wait_for(lambda: len(worker_pids("health")) == 1, timeout=60)
+    wait_for(lambda: len(worker_pids("health", autoscalers.env)) == 1, timeout=60)
     out = hauler_cli("scale", "health", "3", "--for", "30s")
     assert out.returncode == 0 and "pinned to 3" in out.stdout
-    wait_for(lambda: len(worker_pids("health")) == 3, timeout=30, interval=0.5)
+    wait_for(lambda: len(worker_pids("health", autoscalers.env)) == 3, timeout=30, interval=0.5)
     status = hauler_cli("status")
     assert "health pinned to 3" in status.stdout and "manual override to 3" in status.stdout
     assert hauler_cli("scale", "health", "--clear").returncode == 0
-    wait_for(lambda: len(worker_pids("health")) == 1, timeout=60, interval=0.5)
+    wait_for(lambda: len(worker_pids("health", autoscalers.env)) == 1, timeout=60, interval=0.5)
 
 
 def test_docker_backend_scales_a_queue_0_3_1_with_real_workers(
