@@ -11,8 +11,8 @@ messages_per_worker)`` when that target is set) — at least one more than now w
 oldest message waits longer than the target, clamped to ``[min, max]``. Scaling up is
 fast: up to ``up_step`` workers at once after a short cooldown, on the whole window.
 Scaling down is slow and measured against both signals: ``down_step`` at a time, after
-its cooldown (straight to the minimum once nothing waits, runs or arrives), to no
-fewer workers than carry the highest of λ now, lately and forecast
+its cooldown (in one step once nothing waits or runs), to no fewer workers than carry
+the highest of λ now, lately and forecast
 at ``down_utilization`` (below ``utilization``: the band that keeps a steady load from
 flapping), plus the backlog of the last two samples drained within ``down_threshold`` of
 the target. A count whose capacity is below the current arrivals is never chosen.
@@ -156,7 +156,7 @@ def decide(
             return verdict(current, f"down wanted ({floor}) but the arrival rate is not known yet")
         if since < policy.down_cooldown:
             return verdict(current, f"down wanted ({floor}) but cooling down")
-        if _idle(window) and arrivals.highest == 0:  # nothing waits, runs or arrives
+        if _idle(window):  # nothing waits or runs: straight to what the arrivals need
             return verdict(floor, "down: idle")
         return verdict(max(floor, current - policy.down_step), f"down: need {floor}")
     if recent < current:

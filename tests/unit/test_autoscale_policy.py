@@ -66,7 +66,7 @@ def test_scaling_down_is_one_step_after_the_longer_cooldown():
     assert decision.reason.startswith("down: need 1")
 
 
-def test_an_idle_queue_with_no_arrivals_goes_to_its_minimum_at_once():
+def test_an_idle_queue_goes_to_what_its_arrivals_need_at_once():
     decision = decide(POLICY, window(0), current=6, last_action_at=85, now=100)
     assert (decision.direction, decision.desired) == ("down", 1)
     assert decision.reason.startswith("down: idle")
@@ -121,3 +121,12 @@ def test_a_draining_burst_steps_down_on_the_latest_samples():
     # then it steps down by one although the whole window's need is still the maximum
     assert decision.signals["need"] == 6 and decision.signals["recent_need"] == 1
     assert (decision.direction, decision.desired) == ("down", 5)
+
+
+def test_an_idle_queue_with_arrivals_keeps_what_they_need():
+    from autoscale.arrivals import Arrivals
+
+    # nothing waits or runs this instant, but 20/s arrive at 10/s per worker
+    seen = Arrivals(rate=20.0, latest=20.0, ahead=20.0, intervals=4)
+    decision = decide(POLICY, window(0), 6, 0, 100, throughput=10.0, arrivals=seen)
+    assert (decision.direction, decision.desired) == ("down", 4)  # 20 / (10 x 0.6) → 4
