@@ -20,6 +20,7 @@ from hauler.errors import ConfigurationError
 if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
     from hauler.archives.settings import ArchiveSettings
+    from hauler.backups.settings import BackupSettings
     from hauler.downloads.settings import DownloadSettings
     from hauler.media.settings import MediaSettings
     from hauler.uploads.settings import UploadSettings
@@ -70,6 +71,7 @@ class Settings:
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
+    backups: BackupSettings = field(default_factory=lambda: _backups_defaults())  # HAULER_BACKUP_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
             downloads=_downloads_from_env(reader),
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
+            backups=_backups_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -243,6 +246,18 @@ def _archives_from_env(reader: EnvReader) -> ArchiveSettings:
     from hauler.archives.settings import ArchiveSettings
 
     return ArchiveSettings.from_env(reader)
+
+
+def _backups_defaults() -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings()
+
+
+def _backups_from_env(reader: EnvReader) -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

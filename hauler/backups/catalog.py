@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hauler.store.backups_models import Backup, aware
 from hauler.store.db import session_scope
@@ -74,6 +74,24 @@ def age_seconds(row: Backup, now: datetime) -> float:
     moment = aware(row.finished_at) or aware(row.started_at)
     assert moment is not None
     return (now - moment).total_seconds()
+
+
+def readd(settings: Settings, rows: Sequence[Backup]) -> int:
+    """Insert again the rows (same ids) a restore of the database took away; return how many."""
+    with session_scope(settings.database_url) as session:
+        present = set(session.scalars(select(Backup.id)))
+        missing = [row for row in rows if row.id not in present]
+        for row in missing:
+            session.add(Backup(**{c.name: getattr(row, c.name) for c in Backup.__table__.columns}))
+        session.flush()
+        if missing and session.bind is not None and session.bind.dialect.name == "postgresql":
+            session.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('backups', 'id'), "
+                    "(SELECT max(id) FROM backups))"
+                )
+            )
+        return len(missing)
 
 
 def now() -> datetime:
