@@ -140,7 +140,7 @@ def run(settings: Settings, *, emit: Emit = _no_emit) -> dict[str, Any]:
         "backup.made",
         backup_id=row.id,
         database=name,
-        kind=kind,
+        engine=kind,
         path=str(path),
         bytes=row.bytes,
         sha256=row.sha256,
