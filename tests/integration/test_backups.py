@@ -211,14 +211,21 @@ def test_tasks_on_a_worker_record_events_metrics_and_refuse_a_live_restore(
     hauler_cli: Any,
     pg_url: str,
 ) -> None:
-    # given a worker on the backups queue and a recorder
-    start_worker(["backups"])
+    # given a worker on the backups and uploads queues, a recorder and an off-site copy
+    offsite = Path(hauler_env["HAULER_DATA_DIR"]) / "offsite"
+    offsite.mkdir(parents=True)
+    hauler_env["HAULER_BACKUP_UPLOAD"] = f"file://{offsite}"
+    start_worker(["backups", "uploads"])
     seed_pg(pg_url, 1_000)
     # when backups.run is sent by name, then it comes back verified
     made = client_app.send_task("backups.run", queue="backups").get(timeout=120)
     assert made["status"] == "verified"
     assert made["row_counts"]["activity"] >= 1_000  # and the task events recorded so far
     assert made["restored_counts"] == made["row_counts"]
+    # and uploads.push copies it off-site
+    copy = offsite / Path(made["path"]).name
+    client_app.AsyncResult(made["upload"]["task_id"]).get(timeout=60)
+    assert file_sha256(copy) == made["sha256"]
     # and a live restore is refused while that worker is alive, even with --yes
     refused = hauler_cli("backup", "restore", str(made["id"]), "--to", pg_url, "--yes")
     assert refused.returncode == 1 and "still alive" in refused.stderr, refused.stderr
