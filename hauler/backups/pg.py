@@ -26,6 +26,23 @@ from hauler.store.db import normalize_url
 
 _SEARCH_PATH = re.compile(r"-c\s*search_path\s*=\s*([^\s,]+)")
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+#: libpq variables the URL decides: inherited values of these are dropped, so a stray
+#: PGPASSWORD or PGHOST of the caller never redirects a dump (PGPASSFILE and the like stay).
+_URL_ENV = frozenset(
+    {
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGDATABASE",
+        "PGOPTIONS",
+        "PGSERVICE",
+        "PGSSLMODE",
+        "PGAPPNAME",
+        "PGCONNECT_TIMEOUT",
+    }
+)
 #: libpq environment variables taken from a URL's query string.
 _QUERY_ENV = {
     "sslmode": "PGSSLMODE",
@@ -67,7 +84,7 @@ class Target:
 
     def env(self) -> dict[str, str]:
         """libpq environment for the client programs (password included, never argv)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env = {k: v for k, v in os.environ.items() if k not in _URL_ENV}
         pairs = {
             "PGHOST": self.url.host,
             "PGPORT": str(self.url.port) if self.url.port else None,

@@ -48,6 +48,7 @@ class BackupMetrics:
         )
         for outcome in OUTCOMES:
             self.outcomes.labels(outcome)
+        self._last: dict[tuple[int, str], float] = {}
 
     def observe(self, kind: Any, payload: dict[str, Any]) -> None:
         """Count one domain event; ``backup.made`` and ``.verified`` move the gauges."""
@@ -57,9 +58,9 @@ class BackupMetrics:
         self.outcomes.labels(outcome).inc()
         database = str(payload.get("database") or "unknown")
         if outcome == "made":
-            _raise(self.last_made, database, _stamp(payload.get("finished_at")))
+            self._raise(self.last_made, database, _stamp(payload.get("finished_at")))
         elif outcome == "verified":
-            _raise(self.last_verified, database, _stamp(payload.get("verified_at")))
+            self._raise(self.last_verified, database, _stamp(payload.get("verified_at")))
 
     def task_failed(self, task_name: str | None) -> None:
         """A ``backups.run`` that failed for good made no backup."""
@@ -80,18 +81,18 @@ class BackupMetrics:
                 .group_by(Backup.database)
             ).all()
         for database, moment in made:
-            _raise(self.last_made, database, _timestamp(moment))
+            self._raise(self.last_made, database, _timestamp(moment))
         for database, moment in verified:
-            _raise(self.last_verified, database, _timestamp(moment))
+            self._raise(self.last_verified, database, _timestamp(moment))
 
-
-def _raise(gauge: Gauge, database: str, stamp: float | None) -> None:
-    """Move a last-time gauge forward only (an older fact never hides a newer one)."""
-    if stamp is None:
-        return
-    child = gauge.labels(database)
-    if stamp > child._value.get():
-        child.set(stamp)
+    def _raise(self, gauge: Gauge, database: str, stamp: float | None) -> None:
+        """Move a last-time gauge forward only (an older fact never hides a newer one)."""
+        if stamp is None:
+            return
+        key = (id(gauge), database)
+        if stamp > self._last.get(key, float("-inf")):
+            self._last[key] = stamp
+            gauge.labels(database).set(stamp)
 
 
 def _stamp(value: Any) -> float | None:
