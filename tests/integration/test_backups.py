@@ -362,3 +362,24 @@ def test_postgresql_vacuum_reports_reclaimed_bytes(pg_url: str, tmp_path: Path) 
     result = service.vacuum(Settings(database_url=pg_url, data_dir=tmp_path))
     assert result["kind"] == "postgresql" and result["tables"] >= 7
     assert result["reclaimed_bytes"] > 1_000_000, result
+
+
+def test_a_missing_or_too_old_pg_dump_is_a_clear_permanent_failure(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from hauler.errors import BackupFailed
+
+    old = tmp_path / "pg_dump13"
+    old.write_text('#!/bin/sh\necho "pg_dump (PostgreSQL) 13.16"\n')
+    old.chmod(0o755)
+    base = Settings(database_url=pg_url, data_dir=tmp_path)
+    for program, message in (
+        (str(tmp_path / "absent"), "is not installed"),
+        (str(old), "install postgresql-client-15"),
+    ):
+        settings = replace(base, backups=replace(base.backups, pg_dump=program))
+        with pytest.raises(BackupFailed, match=message):
+            service.run(settings)
+    failed = catalog.listing(base, statuses=("failed",))
+    assert len(failed) == 2 and "postgresql-client-15" in (failed[0].error or "")
+    assert catalog.latest(base) is None and not list((tmp_path / "backups").glob("*"))
