@@ -29,7 +29,7 @@ KINDS = ("postgresql", "sqlite")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def _no_emit(kind: str, **fields: Any) -> None:
+def no_emit(kind: str, **fields: Any) -> None:
     """The default emitter: nothing is recorded."""
 
 
@@ -69,7 +69,7 @@ def file_for(settings: Settings, url: str, moment: datetime) -> Path:
     return candidate
 
 
-def run(settings: Settings, *, emit: Emit = _no_emit) -> dict[str, Any]:
+def run(settings: Settings, *, emit: Emit = no_emit) -> dict[str, Any]:
     """Back up Hauler's database into a new file and catalog it (not verified yet).
 
     Returns:
@@ -151,7 +151,7 @@ def run(settings: Settings, *, emit: Emit = _no_emit) -> dict[str, Any]:
     return result
 
 
-def verify(settings: Settings, backup_id: Any, *, emit: Emit = _no_emit) -> dict[str, Any]:
+def verify(settings: Settings, backup_id: Any, *, emit: Emit = no_emit) -> dict[str, Any]:
     """Prove backup ``backup_id`` restores: checksum, a full read, a restore and its counts.
 
     A backup that fails is marked ``bad`` (and ``backup.bad`` emitted); that is a result,
@@ -239,7 +239,7 @@ def prune(
     *,
     now: datetime | None = None,
     dry_run: bool = False,
-    emit: Emit = _no_emit,
+    emit: Emit = no_emit,
 ) -> dict[str, Any]:
     """Delete the backups the retention policy does not keep; mark their rows pruned.
 

@@ -201,6 +201,10 @@ def test_restore_round_trip_through_the_cli_keeps_the_password_off_argv(
     assert secret not in refused.stderr
     listed = hauler_cli("backup", "list")
     assert listed.returncode == 0 and f"{made['id']:>5}" in listed.stdout
+    pruned = hauler_cli("backup", "prune", "--dry-run", "--json")
+    assert pruned.returncode == 0 and json.loads(pruned.stdout)["kept"] == [made["id"]]
+    vacuumed = hauler_cli("vacuum", "--json")
+    assert vacuumed.returncode == 0 and json.loads(vacuumed.stdout)["tables"] >= 7
 
 
 def test_tasks_on_a_worker_record_events_metrics_and_refuse_a_live_restore(
