@@ -125,7 +125,7 @@ def restore_backup(args: argparse.Namespace) -> int:
     )
     print(dumps(result))
     if not result["matches"]:
-        print("hauler: the restored row counts differ from the backup's", flush=True)
+        print("hauler: the restored row counts differ from the backup's", file=sys.stderr)
         return 1
     print(f"restored backup {result['backup_id']} into {redact_url(args.to)}")
     return 0
