@@ -84,10 +84,11 @@ def run(settings: Settings, *, emit: Emit = no_emit) -> dict[str, Any]:
     name = database_name(url)
     started = catalog.now()
     path = file_for(settings, url, started)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     clock = time.monotonic()
     try:
+        partial.touch(mode=0o600)  # the dump holds every row: readable by Hauler's user only
         if kind == "postgresql":
             options = settings.backups
             counts = pg.dump(

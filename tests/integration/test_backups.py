@@ -112,6 +112,7 @@ def test_postgresql_backup_verifies_and_a_corrupted_copy_fails_on_restore(
     assert path.parent == tmp_path / "backups" and path.suffix == ".dump"
     assert made["status"] == "made" and made["row_counts"]["activity"] == 20_000
     assert made["sha256"] == file_sha256(path) and made["bytes"] == path.stat().st_size
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # then verification restores it into a scratch database with the same counts
     verified = service.verify(settings, made["id"], emit=collect(events))
     assert verified["status"] == "verified", verified["error"]
