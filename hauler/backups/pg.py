@@ -148,7 +148,7 @@ def server_major(connection: Connection) -> int:
 
 def client_major(program: str) -> int:
     """The major version of a client program (15 for 'pg_dump (PostgreSQL) 15.4')."""
-    out = _run([program, "--version"], env=dict(os.environ), timeout=30).stdout
+    out = _run([program, "--version"], env=dict(os.environ), timeout=30)
     found = re.search(r"(\d+)(?:\.\d+)?", out)
     if not found:
         raise BackupFailed(f"{program} --version said {out.strip()!r}, not a version")
@@ -173,12 +173,18 @@ def dump(
                 f"postgresql-client-{major} or set HAULER_BACKUP_PG_DUMP"
             )
         snapshot = str(connection.execute(text("SELECT pg_export_snapshot()")).scalar_one())
-        counts = row_counts(connection, target.schema)
         argv = [pg_dump, "-Fc", f"-Z{compress}", "--no-password", f"--snapshot={snapshot}"]
         if target.schema is not None:
             argv.append(f"--schema={target.schema}")
         argv += ["-f", str(path)]
-        _run(argv, env=target.env(), timeout=timeout, what=f"pg_dump of {target.name}")
+        process = _spawn(argv, target.env())
+        try:  # count while pg_dump runs: same snapshot, so the same rows
+            counts = row_counts(connection, target.schema)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        _wait(process, timeout=timeout, what=f"pg_dump of {target.name}", permanent=False)
         connection.rollback()
         return counts
     finally:
@@ -288,26 +294,42 @@ def _run(
     timeout: int,
     what: str = "",
     permanent: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    """Run a client program; a failure becomes BackupFailed or RetryableError (stderr, masked)."""
+) -> str:
+    """Run a client program and return its stdout; a failure becomes BackupFailed or
+    RetryableError with its stderr (secrets masked)."""
+    return _wait(_spawn(argv, env), timeout=timeout, what=what or argv[0], permanent=permanent)
+
+
+def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
     try:
-        done = subprocess.run(
-            argv, env=dict(env), capture_output=True, text=True, timeout=timeout, check=False
+        return subprocess.Popen(
+            argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
     except FileNotFoundError:
         raise BackupFailed(
             f"{argv[0]} is not installed (Debian: postgresql-client-15), or set "
             "HAULER_BACKUP_PG_DUMP / HAULER_BACKUP_PG_RESTORE"
         ) from None
+
+
+def _wait(process: subprocess.Popen[str], *, timeout: int, what: str, permanent: bool) -> str:
+    try:
+        out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise BackupFailed(f"{what or argv[0]} took longer than {timeout} s") from None
-    if done.returncode != 0:
-        message = redact_text(done.stderr.strip()[-2000:]) or f"exit status {done.returncode}"
-        text_ = f"{what or argv[0]} failed: {message}"
-        if not permanent and _transient(done.stderr):
+        process.kill()
+        process.communicate()
+        raise BackupFailed(f"{what} took longer than {timeout} s") from None
+    except BaseException:  # interrupted (soft time limit): leave no client program behind
+        process.kill()
+        process.wait()
+        raise
+    if process.returncode != 0:
+        message = redact_text(err.strip()[-2000:]) or f"exit status {process.returncode}"
+        text_ = f"{what} failed: {message}"
+        if not permanent and _transient(err):
             raise RetryableError(text_)
         raise BackupFailed(text_)
-    return done
+    return out
 
 
 def _transient(stderr: str) -> bool:
