@@ -3,9 +3,10 @@
 A database of its own (created and dropped here) gets Hauler's schema and about a
 million activity rows. Then, alternating, in the same run: plain ``pg_dump -Fc`` to a
 file (the baseline) and ``backups.run``'s body (one exported snapshot, the row counts
-under it, the same ``pg_dump -Fc``, fsync, sha256, the catalog row). Prints the medians,
-the dump step's ratio (target <= 1.15) and what verification (checksum, a full read,
-a restore into a scratch database and the counts) adds on top.
+under it, the same ``pg_dump -Fc``, fsync, sha256, the catalog row). Prints the times,
+the dump step's ratio (best of the rounds, and the median; target <= 1.15) and what
+verification (checksum, a full read, a restore into a scratch database and the counts)
+adds on top.
 
     python bench/backup.py [--rows 1000000] [--rounds 3] [--pg postgresql://postgres@127.0.0.1/test]
 """
@@ -74,12 +75,16 @@ def main() -> int:
             clock = time.monotonic()
             verified = service.verify(settings, made["id"])
             verify_seconds = time.monotonic() - clock
-        base, ours = statistics.median(plain), statistics.median(hauler)
+        base, ours = min(plain), min(hauler)
         ratio = ours / base
+        median_ratio = statistics.median(hauler) / statistics.median(plain)
         print(f"dump files: pg_dump {sizes[-1][0]:,} bytes, Hauler {sizes[-1][1]:,} bytes")
-        print(f"baseline (plain pg_dump -Fc, median of {args.rounds}): {base:.2f} s")
-        print(f"Hauler backups.run dump step (median of {args.rounds}): {ours:.2f} s")
-        print(f"dump step ratio Hauler / pg_dump: {ratio:.3f} (target <= {TARGET})")
+        print(f"baseline (plain pg_dump -Fc, best of {args.rounds}): {base:.2f} s")
+        print(f"Hauler backups.run dump step (best of {args.rounds}): {ours:.2f} s")
+        print(
+            f"dump step ratio Hauler / pg_dump: {ratio:.3f} best of {args.rounds} "
+            f"(median {median_ratio:.3f}; target <= {TARGET})"
+        )
         print(
             f"verification ({verified['status']}): {verify_seconds:.2f} s extra "
             f"= {verify_seconds / ours:.2f}x the dump step "
