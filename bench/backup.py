@@ -75,6 +75,9 @@ def main() -> int:
             clock = time.monotonic()
             verified = service.verify(settings, made["id"])
             verify_seconds = time.monotonic() - clock
+            clock = time.monotonic()
+            subprocess.run(["pg_restore", "-f", os.devnull, made["path"]], check=True)
+            read_seconds = time.monotonic() - clock
         base, ours = min(plain), min(hauler)
         ratio = ours / base
         median_ratio = statistics.median(hauler) / statistics.median(plain)
@@ -90,6 +93,7 @@ def main() -> int:
             f"= {verify_seconds / ours:.2f}x the dump step "
             "(checksum + pg_restore -f /dev/null + scratch restore + counts)"
         )
+        print(f"  of which the full read (pg_restore -f /dev/null alone): {read_seconds:.2f} s")
         return 0 if ratio <= TARGET and verified["status"] == "verified" else 1
     finally:
         with admin.connect() as connection:
