@@ -200,6 +200,17 @@ def test_restore_round_trip_through_the_cli_keeps_the_password_off_argv(
     refused = hauler_cli("backup", "restore", str(made["id"]), "--to", live)
     assert refused.returncode == 1 and "live database" in refused.stderr
     assert secret not in refused.stderr
+    # and with --yes (no worker alive) it replaces the live data, keeping the catalog
+    seed_pg(pg_url, 500)
+    back = hauler_cli("backup", "restore", str(made["id"]), "--to", live, "--yes")
+    assert back.returncode == 0, back.stderr
+    assert secret not in back.stdout + back.stderr
+    engine = create_engine(normalize_url(pg_url))
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM activity")).scalar()
+        kept = connection.execute(text("SELECT id, status FROM backups")).all()
+    engine.dispose()
+    assert count == 3_000 and [tuple(row) for row in kept] == [(made["id"], "verified")]
     listed = hauler_cli("backup", "list")
     assert listed.returncode == 0 and f"{made['id']:>5}" in listed.stdout
     pruned = hauler_cli("backup", "prune", "--dry-run", "--json")
