@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -18,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hauler.backups import catalog, pg, retention, sqlite
+from hauler.backups.engines import engine_for, kind_of
+from hauler.backups.settings import BackupSettings
 from hauler.errors import BackupFailed, InvalidArgument, RestoreRefused, Unsupported
 from hauler.paths import file_sha256
 from hauler.redact import redact_text
@@ -33,21 +33,9 @@ def no_emit(kind: str, **fields: Any) -> None:
     """The default emitter: nothing is recorded."""
 
 
-def kind_of(url: str) -> str:
-    """``postgresql`` or ``sqlite`` for a database URL; Unsupported otherwise."""
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
-    if scheme in ("postgresql", "postgres"):
-        return "postgresql"
-    if scheme == "sqlite":
-        return "sqlite"
-    raise Unsupported(f"Hauler backs up PostgreSQL and SQLite databases, not {scheme!r}")
-
-
 def database_name(url: str) -> str:
     """The catalog's (and the metrics') name of a database: never its URL or password."""
-    if kind_of(url) == "postgresql":
-        return pg.Target.parse(url).name
-    return sqlite.path_of(url).name
+    return engine_for(url, BackupSettings()).name
 
 
 def backup_dir(settings: Settings) -> Path:
@@ -57,8 +45,9 @@ def backup_dir(settings: Settings) -> Path:
 
 def file_for(settings: Settings, url: str, moment: datetime) -> Path:
     """A new file named by the database and the time (UTC, milliseconds)."""
-    extension = ".dump" if kind_of(url) == "postgresql" else ".sqlite3"
-    stem = _SAFE.sub("_", database_name(url)).strip("_") or "hauler"
+    engine = engine_for(url, settings.backups)
+    extension = engine.extension
+    stem = _SAFE.sub("_", engine.name).strip("_") or "hauler"
     stamp = moment.strftime("%Y%m%dT%H%M%S") + f".{moment.microsecond // 1000:03d}Z"
     directory = backup_dir(settings)
     candidate = directory / f"{stem}-{stamp}{extension}"
@@ -80,8 +69,8 @@ def run(settings: Settings, *, emit: Emit = no_emit) -> dict[str, Any]:
         RetryableError: the database is unreachable for now.
     """
     url = settings.database_url
-    kind = kind_of(url)
-    name = database_name(url)
+    engine = engine_for(url, settings.backups)
+    kind, name = engine.kind, engine.name
     started = catalog.now()
     path = file_for(settings, url, started)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -89,17 +78,7 @@ def run(settings: Settings, *, emit: Emit = no_emit) -> dict[str, Any]:
     clock = time.monotonic()
     try:
         partial.touch(mode=0o600)  # the dump holds every row: readable by Hauler's user only
-        if kind == "postgresql":
-            options = settings.backups
-            counts = pg.dump(
-                pg.Target.parse(url),
-                partial,
-                pg_dump=options.pg_dump,
-                compress=options.compress,
-                timeout=options.command_timeout,
-            )
-        else:
-            counts = sqlite.copy(sqlite.path_of(url), partial)
+        counts = engine.dump(partial)
         _fsync(partial)
         os.replace(partial, path)
     except BackupFailed as exc:
@@ -204,21 +183,10 @@ def _prove(settings: Settings, row: Backup) -> dict[str, int]:
         raise BackupFailed(
             f"checksum mismatch: file {digest[:16]}…, catalog {str(row.sha256)[:16]}…"
         )
-    options = settings.backups
-    if row.kind == "postgresql":
-        pg.full_read(path, pg_restore=options.pg_restore, timeout=options.command_timeout)
-        source = pg.Target.parse(settings.database_url)
-        server = pg.Target.parse(options.scratch_url) if options.scratch_url else source
-        with pg.scratch_database(server, str(row.id)) as scratch:
-            pg.restore(
-                path, scratch, pg_restore=options.pg_restore, timeout=options.command_timeout
-            )
-            restored = pg.counts_of(scratch, source.schema)
-    else:
-        with tempfile.TemporaryDirectory(prefix="verify-", dir=path.parent) as work:
-            copy = Path(work) / path.name
-            shutil.copyfile(path, copy)
-            restored = sqlite.check(copy)
+    engine = engine_for(settings.database_url, settings.backups)
+    if engine.kind != row.kind:
+        raise BackupFailed(f"backup {row.id} is {row.kind}; Hauler's database is {engine.kind}")
+    restored = engine.prove(path)
     compare_counts(dict(row.row_counts or {}), restored)
     return restored
 
@@ -311,16 +279,12 @@ def vacuum(settings: Settings) -> dict[str, Any]:
         ``{"database", "kind", "tables", "bytes_before", "bytes_after", "reclaimed_bytes",
         "seconds"}``.
     """
-    url = settings.database_url
-    kind = kind_of(url)
+    engine = engine_for(settings.database_url, settings.backups)
     clock = time.monotonic()
-    if kind == "postgresql":
-        sizes: dict[str, int] = pg.vacuum(pg.Target.parse(url))
-    else:
-        sizes = sqlite.vacuum(sqlite.path_of(url))
+    sizes = engine.vacuum()
     return {
-        "database": database_name(url),
-        "kind": kind,
+        "database": engine.name,
+        "kind": engine.kind,
         **sizes,
         "reclaimed_bytes": max(0, sizes["bytes_before"] - sizes["bytes_after"]),
         "seconds": round(time.monotonic() - clock, 3),
@@ -400,20 +364,8 @@ def _check_live(yes: bool, workers_alive: Callable[[], Sequence[str]]) -> None:
 
 def _restore_file(settings: Settings, row: Backup, to: str, yes: bool) -> dict[str, int]:
     """Write the backup into ``to``; return the row counts found there afterwards."""
-    path = Path(row.path)
-    options = settings.backups
-    if row.kind == "postgresql":
-        target = pg.Target.parse(to)
-        if not yes and pg.counts_of(target, target.schema):
-            raise RestoreRefused(f"{target.name} already has tables; pass --yes to replace them")
-        pg.restore(
-            path, target, pg_restore=options.pg_restore, timeout=options.command_timeout, clean=yes
-        )
-        return pg.counts_of(target, pg.Target.parse(settings.database_url).schema)
-    dest = sqlite.path_of(to)
-    if dest.exists() and not yes and dest.stat().st_size > 0:
-        raise RestoreRefused(f"{dest} exists; pass --yes to replace it")
-    return sqlite.restore(path, dest)
+    engine = engine_for(settings.database_url, settings.backups)
+    return engine.restore(Path(row.path), to, replace=yes)
 
 
 def same_database(a: str, b: str) -> bool:

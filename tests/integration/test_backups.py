@@ -25,10 +25,13 @@ from celery import Celery
 from sqlalchemy import create_engine, text
 
 from hauler.backups import catalog, service
+from hauler.backups.engines import BackupEngine, PostgresEngine, SqliteEngine
+from hauler.backups.settings import BackupSettings
 from hauler.paths import file_sha256
 from hauler.settings import Settings
 from hauler.store.db import normalize_url
 from hauler.store.migrate import upgrade
+from tests.integration.backup_contract import BackupEngineContract
 from tests.integration.services import PG_URL, require_binary, wait_for
 
 pytestmark = pytest.mark.integration
@@ -117,7 +120,7 @@ def test_postgresql_backup_verifies_and_a_corrupted_copy_fails_on_restore(
     verified = service.verify(settings, made["id"], emit=collect(events))
     assert verified["status"] == "verified", verified["error"]
     assert verified["restored_counts"] == made["row_counts"]
-    assert scratch_left(str(made["id"])) == []
+    assert scratch_left("verify") == []
     # given a copy with 64 bytes flipped inside the table data, catalogued with its own
     # checksum (as if the dump had been damaged before it was hashed)
     copy = path.with_name("damaged.dump")
@@ -147,7 +150,7 @@ def test_postgresql_backup_verifies_and_a_corrupted_copy_fails_on_restore(
     assert [b["backup_id"] for b in bad] == [damaged.id]
     assert [kind for kind, _ in events] == ["backup.made", "backup.verified", "backup.bad"]
     assert catalog.last_verified(settings).id == made["id"]  # type: ignore[union-attr]
-    assert scratch_left(str(damaged.id)) == []
+    assert scratch_left("verify") == []
     # and the original, damaged in place, fails on its checksum
     flip(path, 0.5, count=1)
     again = service.verify(settings, made["id"], emit=collect(events))
@@ -399,3 +402,31 @@ def test_a_missing_or_too_old_pg_dump_is_a_clear_permanent_failure(
     failed = catalog.listing(base, statuses=("failed",))
     assert len(failed) == 2 and "postgresql-client-15" in (failed[0].error or "")
     assert catalog.latest(base) is None and not list((tmp_path / "backups").glob("*"))
+
+
+class TestPostgresEngine(BackupEngineContract):
+    @pytest.fixture
+    def engine(self, pg_url: str) -> BackupEngine:
+        return PostgresEngine(pg_url, BackupSettings())
+
+    @pytest.fixture
+    def seed(self, pg_url: str) -> Callable[[int], None]:
+        return lambda rows: seed_pg(pg_url, rows)
+
+    @pytest.fixture
+    def fresh_url(self, other_database: str) -> str:
+        return other_database
+
+
+class TestSqliteEngine(BackupEngineContract):
+    @pytest.fixture
+    def engine(self, sqlite_settings: Settings) -> BackupEngine:
+        return SqliteEngine(sqlite_settings.database_url)
+
+    @pytest.fixture
+    def seed(self, tmp_path: Path) -> Callable[[int], None]:
+        return lambda rows: seed_sqlite(tmp_path / "hauler.db", rows)
+
+    @pytest.fixture
+    def fresh_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path}/fresh.db"
