@@ -34,6 +34,24 @@ class AutoscaleMetrics:
             ["queue"],
             registry=self.registry,
         )
+        self.target_latency = Gauge(
+            "hauler_autoscaler_target_latency_seconds",
+            "The latency target of a queue's policy (what the latency alert compares with).",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.min_workers = Gauge(
+            "hauler_autoscaler_min_workers",
+            "The fewest workers a queue's policy keeps.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.max_workers = Gauge(
+            "hauler_autoscaler_max_workers",
+            "The most workers a queue's policy starts.",
+            ["queue"],
+            registry=self.registry,
+        )
         self.decisions = Counter(
             "hauler_autoscaler_decisions",
             "Scaling actions taken.",

@@ -16,6 +16,7 @@ from hauler.recorder.rows import TaskContext
 
 RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
 WORKER_TIMEOUT = 30.0  # seconds without a heartbeat before a worker counts as down
+WORKER_FORGET = 900.0  # seconds a silent worker stays at 0 (the alert's window) before removal
 
 _COUNTED = {
     "task-sent": "sent",
@@ -77,7 +78,7 @@ class Metrics:
         )
         self.worker_up = Gauge(
             "celery_worker_up",
-            "1 while a worker sends heartbeats.",
+            "1 while a worker sends heartbeats, 0 once it fell silent (a clean stop removes it).",
             ["hostname"],
             registry=self.registry,
         )
@@ -108,6 +109,7 @@ class Metrics:
             registry=self.registry,
         )
         self._heartbeats: dict[str, float] = {}
+        self._silent: dict[str, float] = {}  # hostname → when it was marked down
 
     def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:
         """Count one Celery event."""
@@ -142,19 +144,32 @@ class Metrics:
 
     def _worker_event(self, kind: str, event: dict[str, Any]) -> None:
         hostname = str(event.get("hostname", "unknown"))
-        if kind == "worker-offline":
+        if kind == "worker-offline":  # a clean stop (scale-down, deploy): not a worker down
             self._heartbeats.pop(hostname, None)
-            self.worker_up.labels(hostname).set(0)
+            self._silent.pop(hostname, None)
+            self._forget(hostname)
         else:
             self._heartbeats[hostname] = time.monotonic()
+            self._silent.pop(hostname, None)
             self.worker_up.labels(hostname).set(1)
         self.refresh_workers()
 
-    def refresh_workers(self) -> None:
-        """Mark workers silent for longer than WORKER_TIMEOUT as down."""
-        now = time.monotonic()
+    def refresh_workers(self, now: float | None = None) -> None:
+        """Mark workers silent for longer than WORKER_TIMEOUT as down; forget them later."""
+        now = time.monotonic() if now is None else now
         for hostname, seen in list(self._heartbeats.items()):
             if now - seen > WORKER_TIMEOUT:
                 del self._heartbeats[hostname]
+                self._silent[hostname] = now
                 self.worker_up.labels(hostname).set(0)
+        for hostname, since in list(self._silent.items()):
+            if now - since > WORKER_FORGET:
+                del self._silent[hostname]
+                self._forget(hostname)
         self.active_workers.set(len(self._heartbeats))
+
+    def _forget(self, hostname: str) -> None:
+        try:
+            self.worker_up.remove(hostname)
+        except KeyError:
+            pass
