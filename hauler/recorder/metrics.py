@@ -6,6 +6,7 @@ Names follow the common Celery exporters where they overlap (``celery_task_*_tot
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -169,7 +170,5 @@ class Metrics:
         self.active_workers.set(len(self._heartbeats))
 
     def _forget(self, hostname: str) -> None:
-        try:
+        with contextlib.suppress(KeyError):  # never seen up, or already removed
             self.worker_up.remove(hostname)
-        except KeyError:
-            pass
