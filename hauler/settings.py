@@ -60,6 +60,8 @@ class Settings:
     activity_retention_days: int = 30  # activity rows older than this are deleted
     flower_port: int = 5555  # Flower's port under `hauler up`
     flower_basic_auth: str = ""  # "user:password" for Flower; empty = generated on first start
+    flower_cookie_secret: str = ""  # Flower's cookie secret; empty = generated once and kept
+    flower_scrape_password_file: str = ""  # file for Flower's `prometheus` login; empty = none
     listen_address: str = "127.0.0.1"  # address the recorder, autoscaler metrics and Flower bind
     deployment: str = ""  # deployment id; empty = derived from broker URL and data dir
     beat_schedule: str = "beat_schedule"  # module whose SCHEDULE beat runs
@@ -113,6 +115,8 @@ class Settings:
             activity_retention_days=reader.integer("HAULER_ACTIVITY_RETENTION_DAYS", 30, minimum=1),
             flower_port=reader.integer("HAULER_FLOWER_PORT", 5555, minimum=1, maximum=65535),
             flower_basic_auth=reader.text("HAULER_FLOWER_BASIC_AUTH", ""),
+            flower_cookie_secret=reader.text("HAULER_FLOWER_COOKIE_SECRET", ""),
+            flower_scrape_password_file=reader.text("HAULER_FLOWER_SCRAPE_PASSWORD_FILE", ""),
             listen_address=reader.text("HAULER_LISTEN_ADDRESS", "127.0.0.1"),
             deployment=reader.text("HAULER_DEPLOYMENT", ""),
             beat_schedule=reader.text("HAULER_BEAT_SCHEDULE", "beat_schedule"),
@@ -170,6 +174,8 @@ class Settings:
             )
         if self.flower_basic_auth and ":" not in self.flower_basic_auth:
             problems.append("HAULER_FLOWER_BASIC_AUTH must look like user:password")
+        if self.flower_cookie_secret and len(self.flower_cookie_secret) < 32:
+            problems.append("HAULER_FLOWER_COOKIE_SECRET must be at least 32 characters")
         if not _is_ip_address(self.listen_address):
             problems.append(f"HAULER_LISTEN_ADDRESS={self.listen_address!r} is not an IP address")
         return problems

@@ -97,7 +97,9 @@ def run_beat(args: argparse.Namespace) -> int:
 
 def run_flower(args: argparse.Namespace) -> int:
     need_redis()
-    login = flower.login(settings())
+    config = settings()
+    login = flower.login(config)
+    flower.write_scrape_password(config, login)
     _announce_flower_login(login)
     sys.stdout.flush()  # exec discards what is still buffered
     argv = flower_argv()
@@ -133,6 +135,7 @@ def run_up(args: argparse.Namespace) -> int:
     supervisor.start("recorder", [*hauler, "recorder"])
     login = None if args.no_flower else flower.login(config)
     if login is not None:
+        flower.write_scrape_password(config, login)
         supervisor.start("flower", flower_argv(), env=flower.environment(os.environ, login))
     print(
         f"hauler up: autoscaler, beat, recorder{', flower' if not args.no_flower else ''};"
@@ -154,3 +157,5 @@ def _announce_flower_login(login: flower.FlowerLogin) -> None:
         print("  flower login  from HAULER_FLOWER_BASIC_AUTH")
     else:
         print(f"  flower login  user {login.user}; the password is in {login.path}")
+    if login.scrape_password:
+        print(f"  flower login  user {flower.SCRAPE_USER} for Prometheus (password file set)")
