@@ -120,7 +120,7 @@ def test_dashboard_and_alert_rules_use_only_names_a_live_stack_exports(
         exported: set[str] = set()
         for metrics_port in (hauler_env["HAULER_RECORDER_PORT"], port):
             url = f"http://127.0.0.1:{metrics_port}/metrics"
-            exported |= exported_names(requests.get(url, timeout=5).text)
+            exported |= exported_names(text := requests.get(url, timeout=5).text)
     finally:
         autoscaler.terminate()
         autoscaler.wait(timeout=30)
@@ -132,6 +132,9 @@ def test_dashboard_and_alert_rules_use_only_names_a_live_stack_exports(
     ] + [(f"alert {name}", metric_names(expr)) for name, expr in alert_expressions()]
     assert all(names for _, names in used), "an expression selects no metric"
     assert "celery_queue_length" in exported and "hauler_autoscaler_workers" in exported
+    # the autoscaler exports its policy, which the latency alert compares with
+    assert 'hauler_autoscaler_target_latency_seconds{queue="health"} 10.0' in text
+    assert 'hauler_autoscaler_min_workers{queue="health"} 0.0' in text
     gaps = missing_names(used, exported)
     absent = sorted(set().union(*gaps.values())) if gaps else []
     assert not gaps, f"names no live Hauler process exports: {absent}\n" + "\n".join(
