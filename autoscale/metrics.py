@@ -34,6 +34,17 @@ class AutoscaleMetrics:
             ["queue"],
             registry=self.registry,
         )
+        self.decisions = Counter(
+            "hauler_autoscaler_decisions",
+            "Scaling actions taken.",
+            ["queue", "direction"],
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "hauler_autoscaler_leader",
+            "1 while this instance holds the leader lock.",
+            registry=self.registry,
+        )
         self.target_latency = Gauge(
             "hauler_autoscaler_target_latency_seconds",
             "The latency target of a queue's policy (what the latency alert compares with).",
@@ -50,17 +61,6 @@ class AutoscaleMetrics:
             "hauler_autoscaler_max_workers",
             "The most workers a queue's policy starts.",
             ["queue"],
-            registry=self.registry,
-        )
-        self.decisions = Counter(
-            "hauler_autoscaler_decisions",
-            "Scaling actions taken.",
-            ["queue", "direction"],
-            registry=self.registry,
-        )
-        self.leader = Gauge(
-            "hauler_autoscaler_leader",
-            "1 while this instance holds the leader lock.",
             registry=self.registry,
         )
 
