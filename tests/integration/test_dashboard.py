@@ -17,17 +17,21 @@ import pytest
 import requests
 import yaml
 
+from autoscale.metrics import AutoscaleMetrics
+from hauler.recorder.metrics import Metrics
 from tests.integration.conftest import ROOT, _wait_http
 from tests.integration.faults.sockets import free_port
 from tests.integration.services import require_binary
 from tests.support.promql import (
     DASHBOARD,
+    LabelCheck,
     alert_expressions,
     dashboard_expressions,
     dashboard_panels,
     exported_names,
     metric_names,
     missing_names,
+    registry_labels,
     substitute,
 )
 
@@ -90,6 +94,25 @@ def test_the_checks_catch_a_bad_expression_and_an_unknown_name(tmp_path: Path) -
     assert missing_names(used, {"celery_task_succeeded_total"}) == {
         "p": {"celery_task_sucess_total"}
     }
+    # and the label check catches the recorder's `queue_name` mixed up with the autoscaler's
+    check = LabelCheck(registry_labels(Metrics().registry, AutoscaleMetrics().registry))
+    assert check('sum by (queue) (celery_queue_length{queue_name="media"})')
+    assert check('hauler_autoscaler_workers{queue_name="media"}')
+    assert check("celery_queue_length > on (queue_name) hauler_autoscaler_desired_workers")
+    assert not check("celery_queue_length > on (queue_name) hauler_queue_workers")
+
+
+def test_dashboard_and_alert_rules_use_only_labels_their_metrics_have() -> None:
+    # given the label names of every metric the recorder and the autoscaler define
+    check = LabelCheck(registry_labels(Metrics().registry, AutoscaleMetrics().registry))
+    expressions = [(w, substitute(e, VARIABLES)) for w, e in dashboard_expressions()]
+    expressions += [(f"alert {name}", expr) for name, expr in alert_expressions()]
+
+    # when each expression's matchers, by/without and on/ignoring labels are checked
+    problems = {where: found for where, expr in expressions if (found := check(expr))}
+
+    # then none names a label its metrics lack
+    assert not problems, "\n".join(f"{w}: {p}" for w, p in problems.items())
 
 
 def test_dashboard_and_alert_rules_use_only_names_a_live_stack_exports(
