@@ -22,7 +22,7 @@ from prometheus_client import generate_latest
 from hauler.env import QUEUE_DEFAULTS
 from hauler.recorder.metrics import Metrics
 from tests.integration.services import missing
-from tests.support.promql import exported_names, metric_names
+from tests.support.promql import LabelCheck, exported_names, metric_names, registry_labels
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +133,9 @@ def test_the_validators_refuse_an_unknown_field_and_a_wrong_type() -> None:
 
 def test_each_queue_has_a_worker_deployment_and_a_scaled_object_on_its_signals() -> None:
     deployments, scaled = by_kind("Deployment"), by_kind("ScaledObject")
-    recorder_names = exported_names(generate_latest(Metrics().registry).decode())
+    registry = Metrics().registry
+    recorder_names = exported_names(generate_latest(registry).decode())
+    check_labels = LabelCheck(registry_labels(registry))
     for queue, (_, _, hard_limit) in QUEUE_DEFAULTS.items():
         name = f"hauler-worker-{queue}"
         pod = deployments[name]["spec"]["template"]["spec"]
@@ -152,6 +154,7 @@ def test_each_queue_has_a_worker_deployment_and_a_scaled_object_on_its_signals()
         query = triggers["prometheus"]["metadata"]["query"]
         assert f'queue_name="{queue}"' in query
         assert metric_names(query) <= recorder_names, query
+        assert check_labels(query) == [], query
     assert set(scaled) == {f"hauler-worker-{q}" for q in QUEUE_DEFAULTS}
 
 
