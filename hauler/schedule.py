@@ -199,10 +199,6 @@ def _next_run(raw: str, when: schedule | crontab, timezone: str, now: datetime) 
         if due <= local:
             due = (local + timedelta(days=1)).replace(hour=hour, minute=minute)
         return due.astimezone(UTC).isoformat()
-    if isinstance(when, crontab):
-        due = now + when.remaining_estimate(now)
-    else:
-        due = now + when.run_every
-    return (
-        (due + timedelta(microseconds=500_000)).replace(microsecond=0).astimezone(UTC).isoformat()
-    )
+    step = when.remaining_estimate(now) if isinstance(when, crontab) else when.run_every
+    due = now + step + timedelta(microseconds=500_000)
+    return due.replace(microsecond=0).astimezone(UTC).isoformat()

@@ -26,7 +26,7 @@ from hauler.notify.settings import Receiver
 from hauler.redact import redact_text
 
 #: Least time between two messages to one receiver of each kind (Slack: 1 per second).
-MIN_INTERVAL = {"slack": 1.0, "discord": 0.25, "json": 0.0}
+MIN_INTERVAL = {"slack": 1.1, "discord": 0.25, "json": 0.0}  # Slack: 1 s + a margin
 #: Longest a delivery waits inside its task for its turn; a longer wait is rescheduled.
 INLINE_WAIT = 2.0
 #: Statuses that may pass: the receiver is busy or briefly broken.
