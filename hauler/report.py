@@ -10,15 +10,16 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, or_, select, text
 from sqlalchemy.orm import Session
 
 from hauler.settings import Settings
 from hauler.store.alerts_models import Notification
 from hauler.store.autoscale_models import ScalingDecision
+from hauler.store.db import session_scope
 from hauler.store.downloads_models import Download
 from hauler.store.models import Activity
 
@@ -237,3 +238,60 @@ def daily(
         message = Message(title=title, text=body, severity="info", kind="report")
         data["sent"] = notify.send(settings, message, later=notify.celery_later())["receivers"]
     return data
+
+
+def _category(status: str | None, kind: str, payload: dict[str, Any]) -> str:
+    if kind == "download.failed":
+        return str(payload.get("category") or "unknown")
+    if status == "DEAD_LETTERED":
+        return f"dead-lettered:{payload.get('reason') or 'unknown'}"
+    exception = str(payload.get("exception") or "unknown")
+    return exception.split("(", 1)[0].split(":", 1)[0].strip()[:80] or "unknown"
+
+
+def errors(settings: Settings, *, now: datetime, hours: int = 24) -> dict[str, Any]:
+    """Failures in the window by task, category and hour (UTC).
+
+    A task failure's category is its exception's class (or ``dead-lettered:<reason>``);
+    a download failure's is the category the classification gave it.
+    """
+    since = now - timedelta(hours=hours)
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(
+            select(
+                Activity.occurred_at,
+                Activity.task_name,
+                Activity.status,
+                Activity.event_type,
+                Activity.payload,
+            )
+            .where(
+                Activity.occurred_at >= since,
+                or_(
+                    Activity.status.in_(("FAILURE", "DEAD_LETTERED")),
+                    Activity.event_type == "download.failed",
+                ),
+            )
+            .order_by(Activity.occurred_at)
+        ).all()
+    buckets: Counter[tuple[str, str, str]] = Counter()
+    for when, name, status, kind, payload in rows:
+        hour = when.astimezone(UTC).strftime("%Y-%m-%d %H:00")
+        task = name or ("downloads (client)" if kind == "download.failed" else "?")
+        buckets[(hour, task, _category(status, kind, dict(payload or {})))] += 1
+    by_task: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    for (_, task, category), n in buckets.items():
+        by_task[task] += n
+        by_category[category] += n
+    return {
+        "since": since.isoformat(),
+        "until": now.isoformat(),
+        "total": sum(buckets.values()),
+        "by_task": dict(by_task.most_common()),
+        "by_category": dict(by_category.most_common()),
+        "by_hour": [
+            {"hour": h, "task": t, "category": c, "count": n}
+            for (h, t, c), n in sorted(buckets.items())
+        ],
+    }

@@ -74,6 +74,12 @@ def observations(document: Mapping[str, Any] | None) -> list[Observation]:
     return out
 
 
+def has_checks(document: Mapping[str, Any] | None, patterns: Iterable[str]) -> bool:
+    """Whether the document has any check matching ``patterns``."""
+    keys = [o.key for o in observations(document)]
+    return any(fnmatch.fnmatchcase(k, p) for k in keys for p in patterns)
+
+
 def from_checks(
     document: Mapping[str, Any] | None, patterns: Iterable[str], statuses: Iterable[str]
 ) -> list[Finding]:

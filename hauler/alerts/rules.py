@@ -1,8 +1,9 @@
 """The alert rules, as data: what each reads, when it fires, how loud, and for how long first.
 
-A rule reads either checks of the health document (globs on ``component:measurement``
-keys, with the statuses that count) or a *fact* from hauler/alerts/facts.py (activity
-rows, dead letters, the queues). Each finding becomes one alert labelled ``alertname``,
+A rule reads checks of the health document (globs on ``component:measurement`` keys,
+as hauler/health writes them, with the statuses that count) and/or a *fact* from
+hauler/alerts/facts.py (activity rows, dead letters, the queues), which also stands in
+when the document has no such check. Each finding becomes one alert labelled ``alertname``,
 ``severity``, ``instance`` and ``scope``; a rule with ``hold`` fires only once its
 condition has held that long (Prometheus' ``for``).
 """
@@ -39,10 +40,12 @@ class Rule:
     def findings(
         self, settings: Settings, document: Mapping[str, Any] | None, now: datetime
     ) -> list[facts.Finding]:
+        """What holds now: the document's checks; the fact where the document has none."""
+        if self.checks and facts.has_checks(document, self.checks):
+            return facts.from_checks(document, self.checks, self.statuses)
         if self.fact:
-            fact = facts.FACTS[self.fact]
-            return fact(settings, now, document=document, **self.options)
-        return facts.from_checks(document, self.checks, self.statuses)
+            return facts.FACTS[self.fact](settings, now, document=document, **self.options)
+        return []
 
     def alert(self, finding: facts.Finding, now: datetime) -> Alert:
         severity = BY_STATUS.get(finding.status, "warning")
@@ -70,13 +73,15 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("broker-down", "critical", "the broker does not answer: {output}", ("broker:*",)),
     Rule("database-down", "critical", "the database does not answer: {output}", ("database:*",)),
+    Rule("task-failures", "warning", "{output}", fact="task_failures"),
     Rule(
-        "task-failures",
-        "warning",
-        "{output}",
-        fact="task_failures",
+        "dead-letters-growing",
+        "by-status",
+        "dead letters are piling up: {output}",
+        ("deadLetters:*",),
+        ("warn", "fail"),
+        fact="dead_letters",
     ),
-    Rule("dead-letters-growing", "warning", "{output}", fact="dead_letters"),
     Rule(
         "queue-latency",
         "warning",
@@ -89,14 +94,14 @@ RULES: tuple[Rule, ...] = (
         "queue-no-workers",
         "critical",
         "queue {instance} has work and no worker: {output}",
-        ("workers:*", "*:workers", "queue:*workers*"),
+        ("workers:*",),
         scope="queue",
     ),
     Rule(
         "disk-low",
         "by-status",
         "disk low at {instance}: {output}",
-        ("disk:*", "*:disk*"),
+        ("disk:*",),
         ("warn", "fail"),
         scope="disk",
     ),
@@ -104,7 +109,7 @@ RULES: tuple[Rule, ...] = (
         "backup-missing",
         "by-status",
         "no recent verified backup ({instance}): {output}",
-        ("backup:*", "backups:*"),
+        ("backup:*",),
         ("warn", "fail"),
         scope="backup",
     ),
@@ -124,7 +129,7 @@ RULES: tuple[Rule, ...] = (
         "download-client-down",
         "warning",
         "download client {instance} is down: {output}",
-        ("client:*", "clients:*", "download-client:*", "downloads:client*"),
+        ("downloadClient:*",),
         scope="client",
     ),
     Rule(
@@ -134,6 +139,19 @@ RULES: tuple[Rule, ...] = (
         fact="recorder_drops",
     ),
     Rule("recorder-down", "critical", "the recorder is not recording: {output}", ("recorder:*",)),
+    Rule("beat-down", "critical", "beat is not scheduling: {output}", ("beat:*",)),
+    Rule("autoscaler-down", "warning", "no autoscaler leads: {output}", ("autoscaler:*",)),
+    Rule(
+        "heal-escalated",
+        "critical",
+        "healing {instance} gave up: {output}",
+        fact="events",
+        options={
+            "kind": "health.escalated",
+            "cleared_by": "health.healed",
+            "instance_field": "target",
+        },
+    ),
     Rule(
         "recovery-gave-up",
         "warning",

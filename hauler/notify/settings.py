@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from hauler.env import EnvReader
@@ -36,7 +36,7 @@ class Receiver:
         """Whether a notification of ``severity`` goes to this receiver."""
         return severity in self.severities
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, Any]:
         """What may be shown of this receiver: never its URL's path or query (the token)."""
         host = urlsplit(self.url).hostname or "?"
         return {

@@ -88,7 +88,7 @@ def test_rules_fire_from_the_document_and_the_activity_log_and_resolve(
     )
     doc = document(
         broker__responseTime=check("fail", output="connection refused"),
-        disk__free=check("warn", 0.07, "/srv/downloads", "7% free"),
+        disk__freeRatio=check("warn", 0.07, "/srv/downloads", "7% free"),
         queue__latency=check("warn", 95.0, "downloads"),
     )
     later = Later()
@@ -111,7 +111,7 @@ def test_rules_fire_from_the_document_and_the_activity_log_and_resolve(
     seed(pg_url, (NOW + timedelta(minutes=6), "backup.verified", None, {"database": "hauler"}))
     healthy = document(
         broker__responseTime=check("pass", 0.4),
-        disk__free=check("pass", 0.5, "/srv/downloads"),
+        disk__freeRatio=check("pass", 0.5, "/srv/downloads"),
         queue__latency=check("pass", 1.0, "downloads"),
     )
     after = service.evaluate(settings, healthy, NOW + timedelta(minutes=7), later=later)
