@@ -26,7 +26,6 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         nxt = (row["next_run"] or "-")[:19].replace("T", " ")
         mark = " (override)" if row["source"] == "override" else ""
-        print(
-            f"{row['entry']:<13} {row['task']:<21} {row['when']:<32} {nxt:<26} {row['setting']}{mark}"
-        )
+        line = f"{row['entry']:<13} {row['task']:<21} {row['when']:<32} {nxt:<26}"
+        print(f"{line} {row['setting']}{mark}")
     return 0

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hauler.alerts import engine, service
+from hauler.alerts import service
 from hauler.alerts.model import Alert
 from hauler.notify import service as notify
 from hauler.notify.message import Message
