@@ -11,6 +11,7 @@ from typing import Any
 
 from hauler import flower
 from hauler.cli.common import need_database, need_redis, settings
+from hauler.notify.service import protect as service_protect
 from hauler.queues import DEFAULT_QUEUE, QUEUES, check_queue
 from hauler.settings import Settings
 from hauler.supervisor import Supervisor
@@ -143,7 +144,22 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"  flower    http://{config.listen_address}:{config.flower_port}/")
         _announce_flower_login(login)
     print("  status    hauler status      Ctrl-C stops everything", flush=True)
+    _announce_maintenance(config, supervisor)
     return supervisor.run()
+
+
+def _announce_maintenance(config: Settings, supervisor: Supervisor) -> None:
+    """Tell the maintenance receivers Hauler is back, and that it stops when it is asked to."""
+    if not any(r.maintenance for r in config.notify.receivers):
+        return
+    from hauler.notify import announce
+
+    service_protect(config)
+    try:
+        announce.back(config)
+    except Exception as exc:  # never keeps Hauler from running
+        print(f"hauler: announcing the start failed: {exc}", file=sys.stderr)
+    supervisor.on_stop = lambda: announce.going_down(config)
 
 
 def _announce_flower_login(login: flower.FlowerLogin) -> None:
