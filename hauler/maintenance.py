@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -149,7 +150,7 @@ def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[
         )
         rows = result.all()
         summary = tally((str(a), b, str(c), d) for a, b, c, d, _ in rows)
-        queues = report.by_queue((str(a), e, str(c)) for a, _, c, _, e in rows)
+        queues = by_queue((str(a), e, str(c)) for a, _, c, _, e in rows)
         sections = {
             "queues": queues,
             "downloads": report.downloads(session, since),
@@ -174,3 +175,33 @@ def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[
         ],
         **sections,
     }
+
+
+def by_queue(rows: Iterable[tuple[str, str | None, str]]) -> dict[str, dict[str, int]]:
+    """Tasks per queue by outcome, from ``(task_id, queue, status)`` rows, oldest first."""
+    queues: dict[str, str] = {}
+    history: dict[str, list[str]] = defaultdict(list)
+    for task_id, queue, status in rows:
+        if queue:
+            queues[task_id] = queue
+        history[task_id].append(status)
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for task_id, statuses in history.items():
+        out[queues.get(task_id, "unknown")][outcome(statuses)] += 1
+    return {queue: dict(counts) for queue, counts in sorted(out.items())}
+
+
+def send_daily_report(
+    settings: Settings, *, now: datetime, hours: int = 24, send: bool = True
+) -> dict[str, Any]:
+    """The daily report as JSON; with ``send``, also as a message through notify."""
+    from hauler import report
+    from hauler.notify import service as notify
+    from hauler.notify.message import Message
+
+    data = daily_report(settings, now=now, hours=hours)
+    if send:
+        title, body = report.text_of(data, settings.maintenance.report_timezone)
+        message = Message(title=title, text=body, severity="info", kind="report")
+        data["sent"] = notify.send(settings, message, later=notify.celery_later())["receivers"]
+    return data

@@ -32,22 +32,6 @@ RECOVERY_EVENTS = (
 BACKUP_EVENTS = ("backup.made", "backup.verified", "backup.bad", "backup.pruned")
 
 
-def by_queue(rows: Iterable[tuple[str, str | None, str]]) -> dict[str, dict[str, int]]:
-    """Tasks per queue by outcome, from ``(task_id, queue, status)`` rows, oldest first."""
-    from hauler.maintenance import outcome
-
-    queues: dict[str, str] = {}
-    history: dict[str, list[str]] = defaultdict(list)
-    for task_id, queue, status in rows:
-        if queue:
-            queues[task_id] = queue
-        history[task_id].append(status)
-    out: dict[str, Counter[str]] = defaultdict(Counter)
-    for task_id, statuses in history.items():
-        out[queues.get(task_id, "unknown")][outcome(statuses)] += 1
-    return {queue: dict(counts) for queue, counts in sorted(out.items())}
-
-
 def downloads(session: Session, since: datetime) -> dict[str, Any]:
     """Finished downloads: count, bytes, per client, and the median rate (bytes/s)."""
     rows = session.execute(
@@ -222,22 +206,6 @@ def text_of(report: dict[str, Any], timezone: str) -> tuple[str, str]:
     )
     lines += [f"  • {t}" for t in al["fired"][:20]]
     return title, "\n".join(lines)
-
-
-def daily(
-    settings: Settings, *, now: datetime, hours: int = 24, send: bool = True
-) -> dict[str, Any]:
-    """The daily report as JSON; with ``send``, also as a message through notify."""
-    from hauler.maintenance import daily_report
-    from hauler.notify import service as notify
-    from hauler.notify.message import Message
-
-    data = daily_report(settings, now=now, hours=hours)
-    if send:
-        title, body = text_of(data, settings.maintenance.report_timezone)
-        message = Message(title=title, text=body, severity="info", kind="report")
-        data["sent"] = notify.send(settings, message, later=notify.celery_later())["receivers"]
-    return data
 
 
 def _category(status: str | None, kind: str, payload: dict[str, Any]) -> str:

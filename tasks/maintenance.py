@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from hauler import maintenance, report, schedule
+from hauler import maintenance, schedule
 from hauler.errors import InvalidArgument
 from hauler.settings import get_settings
 from tasks._ping import queue_ping
@@ -52,4 +52,4 @@ def daily(hours: int = 24, send: bool = True, local_time: str | None = None) -> 
             raise InvalidArgument("local_time", "must be HH:MM")
         if not schedule.local_time_is(local_time, timezone, now):
             return {"skipped": f"not {local_time} in {timezone}", "at": now.isoformat()}
-    return report.daily(settings, now=now, hours=hours, send=send)
+    return maintenance.send_daily_report(settings, now=now, hours=hours, send=send)

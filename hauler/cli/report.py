@@ -8,7 +8,7 @@ from typing import Any
 
 from hauler import report
 from hauler.cli.common import dumps, need_database, need_redis, settings
-from hauler.maintenance import daily_report
+from hauler.maintenance import daily_report, send_daily_report
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +39,7 @@ def run_report(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     if args.send:
         need_redis()
-        data = report.daily(config, now=now, hours=args.hours, send=True)
+        data = send_daily_report(config, now=now, hours=args.hours, send=True)
     else:
         data = daily_report(config, now=now, hours=args.hours)
     if args.json:

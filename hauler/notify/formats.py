@@ -29,6 +29,7 @@ DISCORD_FIELD_NAME = 256
 DISCORD_FIELD_VALUE = 1024
 DISCORD_FOOTER = 2048
 DISCORD_EMBED_TOTAL = 6000
+DISCORD_MIN_DESCRIPTION = 200  # room kept for the description when fields are many
 
 _EMOJI = {"resolved": "✅", "critical": "🔴", "warning": "🟠", "info": "ℹ️"}  # noqa: RUF001
 
@@ -80,11 +81,22 @@ def discord(message: Message) -> dict[str, Any]:
     title = cut(_headline(message), DISCORD_TITLE)
     footer = "hauler" + (f" · {message.group_key}" if message.group_key else "")
     footer = cut(footer, DISCORD_FOOTER)
-    used = len(title) + len(footer) + sum(len(f["name"]) + len(f["value"]) for f in fields)
-    room = max(0, min(DISCORD_DESCRIPTION, DISCORD_EMBED_TOTAL - used))
+    budget = DISCORD_EMBED_TOTAL - len(title) - len(footer) - DISCORD_MIN_DESCRIPTION
+    kept: list[dict[str, Any]] = []
+    for item in fields:
+        size = len(item["name"]) + len(item["value"])
+        if size > budget:
+            break
+        kept.append(item)
+        budget -= size
+    left_out = len(message.fields) - len(kept)
+    note = f"\n({left_out} more fields left out: the embed is full)" if left_out else ""
+    room = min(DISCORD_DESCRIPTION, budget + DISCORD_MIN_DESCRIPTION)
+    description = cut(message.text, room - len(note)) + note
+    fields = kept
     embed = {
         "title": title,
-        "description": cut(message.text, room),
+        "description": description,
         "color": message.colour,
         "fields": fields,
         "footer": {"text": footer},

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 
-from hauler import maintenance, report
+from hauler import maintenance
 from hauler.settings import Settings
 from hauler.store.alerts_models import Notification
 from hauler.store.autoscale_models import ScalingDecision
@@ -144,7 +144,7 @@ def test_the_daily_report_from_a_seeded_activity_log_is_json_and_a_readable_mess
     settings = settings_for(
         redis_url, pg_url, tmp_path, HAULER_NOTIFY_HOOK_URL=hook.url, HAULER_NOTIFY_HOOK_KIND="json"
     )
-    data = report.daily(settings, now=NOW, hours=24)
+    data = maintenance.send_daily_report(settings, now=NOW, hours=24)
     assert data["queues"] == {
         "downloads": {"succeeded": 2},
         "media": {"dead_lettered": 1},
