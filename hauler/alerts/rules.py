@@ -149,7 +149,7 @@ RULES: tuple[Rule, ...] = (
         options={
             "kind": "health.escalated",
             "cleared_by": "health.healed",
-            "instance_field": "target",
+            "instance_field": "component",
         },
     ),
     Rule(
