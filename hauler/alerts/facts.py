@@ -44,7 +44,7 @@ class Observation:
     """One entry of one check of the health document."""
 
     key: str  # component:measurement
-    instance: str  # componentId, else the measurement, else the key
+    instance: str  # componentId, else the component (the key's part before ":")
     status: str
     value: Any
     unit: str
@@ -59,8 +59,8 @@ def observations(document: Mapping[str, Any] | None) -> list[Observation]:
         for entry in entries if isinstance(entries, list) else [entries]:
             if not isinstance(entry, Mapping):
                 continue
-            _, _, measurement = str(key).partition(":")
-            instance = entry.get("componentId") or measurement or str(key)
+            component = str(key).partition(":")[0]
+            instance = entry.get("componentId") or component or str(key)
             out.append(
                 Observation(
                     key=str(key),

@@ -95,7 +95,7 @@ def test_rules_fire_from_the_document_and_the_activity_log_and_resolve(
     first = service.evaluate(settings, doc, NOW, later=later)
     assert first["firing"] == [
         "backup-bad:hauler",
-        "broker-down:responseTime",
+        "broker-down:broker",
         "disk-low:/srv/downloads",
         "recovery-gave-up:nzb-42",
         "task-failures:tasks",
@@ -118,7 +118,7 @@ def test_rules_fire_from_the_document_and_the_activity_log_and_resolve(
     # then those alerts resolve; the give-up is still within its window (1 h)
     assert after["resolved"] == [
         "backup-bad:hauler",
-        "broker-down:responseTime",
+        "broker-down:broker",
         "disk-low:/srv/downloads",
         "queue-latency:downloads",
     ]

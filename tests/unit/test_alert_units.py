@@ -197,3 +197,42 @@ def test_the_recorder_counts_alerts_sent_and_suppressed_from_their_events():
     assert sample("hauler_alerts_sent_total", {"receiver": "ops", "severity": "critical"}) == 2
     assert sample("hauler_alerts_suppressed_total", {"reason": "inhibited"}) == 3
     assert sample("hauler_alerts_suppressed_total", {"reason": "repeat"}) == 1
+
+
+def _entry(status: str, component: str | None = None, value: object = None) -> dict:
+    entry = {"status": status, "observedValue": value, "output": f"{status} here"}
+    return {**entry, "componentId": component} if component else entry
+
+
+def test_check_rules_read_the_health_documents_own_keys():
+    # the keys and shapes hauler/health writes (application/health+json)
+    document = {
+        "status": "fail",
+        "checks": {
+            "broker:responseTime": [_entry("pass", value=1.2)],
+            "database:responseTime": [_entry("fail")],
+            "workers:live": [_entry("pass", "downloads", 1), _entry("fail", "media", 0)],
+            "disk:freeRatio": [_entry("warn", "staging", 0.08)],
+            "backup:age": [_entry("fail", value=200000)],
+            "downloadClient:up": [_entry("fail", "sabnzbd", False)],
+            "deadLetters:growth": [_entry("warn", value=4)],
+            "recorder:heartbeatAge": [_entry("pass", value=2)],
+        },
+    }
+    from hauler.alerts.rules import RULES
+
+    settings = Settings.from_env({})
+    fired = {}
+    for rule in RULES:
+        if rule.checks:
+            for finding in rule.findings(settings, document, NOW):
+                alert = rule.alert(finding, NOW)
+                fired[f"{alert.name}:{alert.labels['instance']}"] = alert.severity
+    assert fired == {
+        "database-down:database": "critical",
+        "queue-no-workers:media": "critical",
+        "disk-low:staging": "warning",
+        "backup-missing:backup": "critical",
+        "download-client-down:sabnzbd": "warning",
+        "dead-letters-growing:deadLetters": "warning",
+    }
