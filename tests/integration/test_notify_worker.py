@@ -115,6 +115,13 @@ def test_a_429_is_retried_on_schedule_and_alertmanager_alerts_reach_the_receiver
     assert relayed["status"] == "firing"
     assert relayed["alerts"][0]["labels"]["queue_name"] == "media"
     assert "HaulerQueueNoWorkers" in team.accepted[0].body["text"]
+    # the recorder counts what was sent, from the tasks' alert.sent events
+    metrics = f"http://127.0.0.1:{notify_env['HAULER_RECORDER_PORT']}/metrics"
+    wanted = 'hauler_alerts_sent_total{receiver="team",severity="critical"} 1.0'
+    wait_for(lambda: wanted in requests.get(metrics, timeout=5).text, timeout=20)
+    assert 'hauler_alerts_sent_total{receiver="hook",severity="info"} 1.0' in (
+        requests.get(metrics, timeout=5).text
+    )
     # and the webhook URLs' tokens and the intake token are in no log and no result
     logs = worker.log.read_text(errors="replace") + (tmp_path / "recorder.log").read_text()
     for secret in ("xoxTOKEN123", TOKEN):
