@@ -32,6 +32,7 @@ from hauler.alerts.model import Alert, severity_rank
 from hauler.notify.delivery import Outcome
 from hauler.notify.message import Message
 from hauler.notify.settings import NotifySettings, Receiver
+from hauler.redact import redact
 from hauler.store.alerts_models import AlertGroup, AlertState, Notification
 
 #: A flush this early is still taken as due (timers and clocks differ a little).
@@ -106,8 +107,8 @@ def ingest(
         row.name = alert.name
         row.severity = alert.severity
         row.source = alert.source
-        row.labels = dict(alert.labels)
-        row.annotations = dict(alert.annotations)
+        row.labels = redact(dict(alert.labels))
+        row.annotations = redact(dict(alert.annotations))  # a check's output may hold a URL
         row.ends_at = alert.ends_at if alert.resolved(now) else None
         row.updated_at = now
         if not group.has_flushed and starts + wait <= now:

@@ -7,13 +7,16 @@ notify workers never flush one group twice or lose an alert between them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from redis.exceptions import LockError
 
 from hauler import broker
 from hauler.alerts import engine, rules
 from hauler.alerts.model import Alert
+from hauler.errors import RetryableError
 from hauler.notify import service as notify
 from hauler.notify.delivery import Outcome, Pace
 from hauler.notify.message import Message
@@ -22,6 +25,8 @@ from hauler.settings import Settings
 from hauler.store.db import session_scope
 
 LOCK_KEY = "hauler:alerts:lock"
+LOCK_SECONDS = 120  # a holder that died frees the lock after this
+LOCK_WAIT = 20.0  # longest a task waits for it (well within the notify queue's time limit)
 #: Rule alerts waiting out their ``hold``: fingerprint → first seen (epoch seconds).
 PENDING_KEY = "hauler:alerts:pending"
 #: A group overdue by this much lost its timer message; the next evaluation flushes it.
@@ -30,9 +35,16 @@ LOST_TIMER = timedelta(seconds=60)
 
 @contextmanager
 def locked(settings: Settings) -> Iterator[None]:
+    """Hold the alert-state lock; RetryableError when another holder keeps it too long."""
     client = broker.shared(settings.broker_url)
-    with client.lock(LOCK_KEY, timeout=120, blocking_timeout=90):
+    lock = client.lock(LOCK_KEY, timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT)
+    if not lock.acquire():
+        raise RetryableError(f"alert state is busy (lock {LOCK_KEY} held over {LOCK_WAIT:g}s)")
+    try:
         yield
+    finally:
+        with suppress(LockError):
+            lock.release()
 
 
 def receive(

@@ -8,6 +8,7 @@ no worker sleeps through it). Every message is a row of the notification log.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ from hauler.notify import delivery, formats
 from hauler.notify.delivery import Outcome, Pace
 from hauler.notify.message import Message
 from hauler.notify.settings import Receiver
-from hauler.redact import register_secret
+from hauler.redact import redact, redact_text, register_secret
 from hauler.settings import Settings
 from hauler.store.alerts_models import Notification
 from hauler.store.db import session_scope
@@ -80,7 +81,9 @@ def attempt(
 ) -> Outcome:
     """Post ``message`` to ``receiver`` once; schedule the next try if it must wait."""
     protect(settings)
-    body = formats.render(receiver.kind, message, receiver.name)
+    # what checks and clients said may hold a URL with a password: masked before it leaves
+    shown = replace(message, title=redact_text(message.title), text=redact_text(message.text))
+    body = redact(formats.render(receiver.kind, shown, receiver.name))
     config = settings.notify
     outcome = delivery.post(
         receiver, body, pace=pace, timeout=config.timeout, longest_wait=config.longest_wait

@@ -171,7 +171,12 @@ def test_a_429_defers_the_delivery_by_retry_after_and_the_retry_delivers(
         pager=(critical_only, {"SEVERITIES": "critical"}),
     )
     later = Later()
-    service.receive(settings, [alert("task-failures", "tasks")], at(0), later)
+    leaky = Alert(
+        labels={"alertname": "task-failures", "instance": "tasks", "severity": "warning"},
+        annotations={"summary": "nzbget at http://admin:hunter2@127.0.0.1:6789/jsonrpc fails"},
+        starts_at=T0,
+    )
+    service.receive(settings, [leaky], at(0), later)
     done = service.flush(settings, "{alertname=task-failures}", at(30), later)
     # then the hook's 429 is a scheduled retry after Retry-After, not a wait in the worker
     (sent,) = done["sent"]
@@ -200,6 +205,8 @@ def test_a_429_defers_the_delivery_by_retry_after_and_the_retry_delivers(
     outcome = retry()
     notify.record(settings, kwargs["notification"], outcome)
     assert outcome.status == "sent" and len(hook.accepted) == 1
+    sent_text = json.dumps(hook.accepted[0].body)
+    assert "hunter2" not in sent_text and "admin:***@127.0.0.1" in sent_text
     with session_scope(pg_url) as session:
         rows = session.scalars(select(Notification)).all()
         assert [(r.receiver, r.outcome) for r in rows] == [("hook", "sent")]
