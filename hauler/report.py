@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, inspect, or_, select, text
 from sqlalchemy.orm import Session
@@ -172,8 +173,13 @@ def text_of(report: dict[str, Any], timezone: str) -> tuple[str, str]:
     title = (
         f"Hauler daily report: {out['succeeded']} tasks succeeded, {out['failed'] + dead} failed"
     )
-    lines = [f"Period: {report['since']} → {report['until']} ({timezone})"]
-    lines.append("*Tasks by queue*")
+    zone = ZoneInfo(timezone)
+    since, until = (
+        datetime.fromisoformat(report[k]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        for k in ("since", "until")
+    )
+    lines = [f"Period: {since} → {until} ({timezone})"]
+    lines.append("*Tasks by queue*" + ("" if report["queues"] else ": none"))
     for queue, counts in report["queues"].items():
         shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         lines.append(f"  {queue}: {shown}")

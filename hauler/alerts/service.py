@@ -6,6 +6,7 @@ notify workers never flush one group twice or lose an alert between them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,15 @@ from hauler import broker
 from hauler.alerts import engine, rules
 from hauler.alerts.model import Alert
 from hauler.errors import RetryableError
+from hauler.redact import redact_text
 from hauler.notify import service as notify
 from hauler.notify.delivery import Outcome, Pace
 from hauler.notify.message import Message
 from hauler.notify.settings import Receiver
 from hauler.settings import Settings
 from hauler.store.db import session_scope
+
+log = logging.getLogger(__name__)
 
 LOCK_KEY = "hauler:alerts:lock"
 LOCK_SECONDS = 120  # a holder that died frees the lock after this
@@ -151,3 +155,18 @@ def _held(
         pipe.hset(PENDING_KEY, mapping={k: repr(v) for k, v in keep.items()})
     pipe.execute()
     return firing, pending
+
+
+def evaluate_quietly(
+    settings: Settings, document: Mapping[str, Any] | None, now: datetime | None = None
+) -> dict[str, Any]:
+    """:func:`evaluate` for ``health.check``: a failure is logged and returned, never raised.
+
+    A health check must still store and report its document when alerting cannot run
+    (the broker it would schedule flushes on may be the component that is down).
+    """
+    try:
+        return evaluate(settings, document, now)
+    except Exception as exc:
+        log.warning("alert rules not evaluated: %s", redact_text(str(exc))[:300])
+        return {"error": f"{type(exc).__name__}: {redact_text(str(exc))[:300]}"}

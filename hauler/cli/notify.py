@@ -48,7 +48,7 @@ def run_test(args: argparse.Namespace) -> int:
         + (f" ({outcome['detail']})" if outcome.get("detail") else "")
     )
     if outcome["status"] == "deferred":
-        print(f"  the receiver asked to wait; notify.deliver retries in {outcome['retry_in']}s")
+        print(f"  not delivered yet: notify.deliver tries again in {outcome['retry_in']}s")
     return 0 if outcome["status"] in ("sent", "deferred") else 1
 
 
