@@ -18,11 +18,11 @@ from hauler import broker
 from hauler.alerts import engine, rules
 from hauler.alerts.model import Alert
 from hauler.errors import RetryableError
-from hauler.redact import redact_text
 from hauler.notify import service as notify
 from hauler.notify.delivery import Outcome, Pace
 from hauler.notify.message import Message
 from hauler.notify.settings import Receiver
+from hauler.redact import redact_text
 from hauler.settings import Settings
 from hauler.store.db import session_scope
 
