@@ -101,7 +101,11 @@ class Supervisor:
             print(f"hauler: {child.name} exited ({code}); restarting", file=sys.stderr)
             self._spawn(child)
 
+    #: The signal that asked the supervisor to stop, if one did (else a child failed).
+    signalled: int | None = None
+
     def _on_signal(self, signum: int, _frame: object) -> None:
+        self.signalled = signum
         self._stopping = True
 
     #: Called once when stopping begins, before any child is signalled (e.g. to announce

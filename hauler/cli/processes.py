@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import uuid
 from typing import Any
@@ -159,7 +160,15 @@ def _announce_maintenance(config: Settings, supervisor: Supervisor) -> None:
         announce.back(config)
     except Exception as exc:  # never keeps Hauler from running
         print(f"hauler: announcing the start failed: {exc}", file=sys.stderr)
-    supervisor.on_stop = lambda: announce.going_down(config)
+
+    def going_down() -> None:
+        if supervisor.signalled is not None:
+            name = signal.Signals(supervisor.signalled).name
+            announce.going_down(config, reason=f"asked to stop ({name})")
+        else:
+            announce.going_down(config, reason="stopping: a process kept exiting (see its log)")
+
+    supervisor.on_stop = going_down
 
 
 def _announce_flower_login(login: flower.FlowerLogin) -> None:

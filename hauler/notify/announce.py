@@ -41,7 +41,7 @@ def going_down(settings: Settings, *, reason: str = "asked to stop (SIGTERM)") -
     message = Message(
         title="Hauler is stopping for maintenance",
         text=(
-            f"`hauler up` on {host} was {reason} at {now:%Y-%m-%d %H:%M:%S} UTC. "
+            f"`hauler up` on {host}: {reason}, at {now:%Y-%m-%d %H:%M:%S} UTC. "
             "Running tasks finish first (warm shutdown); queued work waits in the broker "
             "until Hauler is back."
         ),

@@ -90,6 +90,7 @@ def test_sigterm_announces_maintenance_finishes_the_running_task_and_restart_say
     assert titles(ops) == ["Hauler is stopping for maintenance"], log.read_text()[-2000:]
     finished = datetime.fromisoformat(running.get(timeout=10)["at"]).timestamp()
     assert ops.accepted[0].at < finished
+    assert "asked to stop (SIGTERM)" in ops.accepted[0].body["text"]
     # when it starts again, it says it is back (and how long it was away)
     process = up(env, log)
     try:
