@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
     from hauler.archives.settings import ArchiveSettings
     from hauler.downloads.settings import DownloadSettings
+    from hauler.maintenance_settings import MaintenanceSettings
     from hauler.media.settings import MediaSettings
+    from hauler.notify.settings import NotifySettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -72,6 +74,8 @@ class Settings:
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
+    notify: NotifySettings = field(default_factory=lambda: _notify_defaults())  # HAULER_NOTIFY_*
+    maintenance: MaintenanceSettings = field(default_factory=lambda: _maintenance_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,6 +130,8 @@ class Settings:
             downloads=_downloads_from_env(reader),
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
+            notify=_notify_from_env(reader),
+            maintenance=_maintenance_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -249,6 +255,30 @@ def _archives_from_env(reader: EnvReader) -> ArchiveSettings:
     from hauler.archives.settings import ArchiveSettings
 
     return ArchiveSettings.from_env(reader)
+
+
+def _notify_defaults() -> NotifySettings:
+    from hauler.notify.settings import NotifySettings
+
+    return NotifySettings()
+
+
+def _notify_from_env(reader: EnvReader) -> NotifySettings:
+    from hauler.notify.settings import NotifySettings
+
+    return NotifySettings.from_env(reader)
+
+
+def _maintenance_defaults() -> MaintenanceSettings:
+    from hauler.maintenance_settings import MaintenanceSettings
+
+    return MaintenanceSettings()
+
+
+def _maintenance_from_env(reader: EnvReader) -> MaintenanceSettings:
+    from hauler.maintenance_settings import MaintenanceSettings
+
+    return MaintenanceSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

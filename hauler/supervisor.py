@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,11 +101,25 @@ class Supervisor:
             print(f"hauler: {child.name} exited ({code}); restarting", file=sys.stderr)
             self._spawn(child)
 
+    #: The signal that asked the supervisor to stop, if one did (else a child failed).
+    signalled: int | None = None
+
     def _on_signal(self, signum: int, _frame: object) -> None:
+        self.signalled = signum
         self._stopping = True
+
+    #: Called once when stopping begins, before any child is signalled (e.g. to announce
+    #: maintenance); its failure never keeps the children from stopping.
+    on_stop: Callable[[], object] | None = None
 
     def stop(self) -> None:
         """SIGTERM every child, wait up to ``grace`` seconds, then SIGKILL what is left."""
+        hook, self.on_stop = self.on_stop, None
+        if hook is not None:
+            try:
+                hook()
+            except Exception as exc:
+                print(f"hauler: announcing the stop failed: {exc}", file=sys.stderr)
         running = [c for c in self.children if c.process and c.process.poll() is None]
         for child in running:
             assert child.process is not None

@@ -25,6 +25,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "db",
     "media",
     "autoscale",
+    "notify",
+    "schedule",
+    "report",
 )
 
 

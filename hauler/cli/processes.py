@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import uuid
 from typing import Any
 
 from hauler import flower
 from hauler.cli.common import need_database, need_redis, settings
+from hauler.notify.service import protect as service_protect
 from hauler.queues import DEFAULT_QUEUE, QUEUES, check_queue
 from hauler.settings import Settings
 from hauler.supervisor import Supervisor
@@ -146,7 +148,30 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"  flower    http://{config.listen_address}:{config.flower_port}/")
         _announce_flower_login(login)
     print("  status    hauler status      Ctrl-C stops everything", flush=True)
+    _announce_maintenance(config, supervisor)
     return supervisor.run()
+
+
+def _announce_maintenance(config: Settings, supervisor: Supervisor) -> None:
+    """Tell the maintenance receivers Hauler is back, and that it stops when it is asked to."""
+    if not any(r.maintenance for r in config.notify.receivers):
+        return
+    from hauler.notify import announce
+
+    service_protect(config)
+    try:
+        announce.back(config)
+    except Exception as exc:  # never keeps Hauler from running
+        print(f"hauler: announcing the start failed: {exc}", file=sys.stderr)
+
+    def going_down() -> None:
+        if supervisor.signalled is not None:
+            name = signal.Signals(supervisor.signalled).name
+            announce.going_down(config, reason=f"asked to stop ({name})")
+        else:
+            announce.going_down(config, reason="stopping: a process kept exiting (see its log)")
+
+    supervisor.on_stop = going_down
 
 
 def _announce_flower_login(login: flower.FlowerLogin) -> None:

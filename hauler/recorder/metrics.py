@@ -109,6 +109,18 @@ class Metrics:
             ["direction", "via"],
             registry=self.registry,
         )
+        self.alerts_sent = Counter(
+            "hauler_alerts_sent",
+            "Notifications delivered to a receiver (from alert.sent events).",
+            ["receiver", "severity"],
+            registry=self.registry,
+        )
+        self.alerts_suppressed = Counter(
+            "hauler_alerts_suppressed",
+            "Alerts held back: inhibited, or not repeated yet (from alert.suppressed events).",
+            ["reason"],
+            registry=self.registry,
+        )
         self._heartbeats: dict[str, float] = {}
         self._silent: dict[str, float] = {}  # hostname → when it was marked down
 
@@ -131,6 +143,18 @@ class Metrics:
             self.dead_lettered.labels(name, str(event.get("reason", "unknown"))).inc()
         if kind == DOMAIN_EVENT:
             self._transfer(event.get("kind"), event.get("payload") or {})
+            self._alert(event.get("kind"), event.get("payload") or {})
+
+    def _alert(self, kind: Any, payload: dict[str, Any]) -> None:
+        """Count ``alert.sent`` and ``alert.suppressed`` events."""
+        if kind == "alert.sent":
+            receiver = str(payload.get("receiver", "unknown"))[:64]
+            self.alerts_sent.labels(receiver, str(payload.get("severity", "unknown"))[:16]).inc()
+        elif kind == "alert.suppressed":
+            count = payload.get("count", 1)
+            count = count if isinstance(count, int) and not isinstance(count, bool) else 1
+            reason = str(payload.get("reason", "unknown"))[:32]
+            self.alerts_suppressed.labels(reason).inc(max(0, count))
 
     def _transfer(self, kind: Any, payload: dict[str, Any]) -> None:
         """Count the bytes of a ``download.finished`` or ``upload.finished`` event."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from celery import Celery
 from hauler import broker, logfilter, parking, redelivery
 from hauler.queues import DEFAULT_QUEUE, QUEUES
 from hauler.recorder import heartbeat
-from hauler.recorder.http import serve
+from hauler.recorder.http import PostHandler, serve
 from hauler.recorder.metrics import Metrics
 from hauler.recorder.rows import ContextCache, to_row
 from hauler.recorder.writer import BatchWriter, database_sink
@@ -67,7 +68,7 @@ class Recorder:
         host = self.settings.listen_address if host is None else host
         port = self.settings.recorder_port if port is None else port
         logfilter.install()
-        server = serve(self.metrics.registry, self.health, host, port)
+        server = serve(self.metrics.registry, self.health, host, port, posts=self._posts())
         log.info("recorder serving /metrics and /health on %s:%d", host, server.server_port)
         threads = [
             threading.Thread(target=self.writer.run, args=(self.stop,), name="writer"),
@@ -89,6 +90,22 @@ class Recorder:
                 self._receiver.should_stop = True
             threads[0].join(timeout=15)
             server.shutdown()
+
+    def _posts(self) -> dict[str, PostHandler]:
+        """POST routes: Alertmanager's webhook into Hauler's receivers."""
+        from hauler.alerts import intake
+        from hauler.notify.service import protect
+
+        protect(self.settings)
+        app = self.app
+
+        def later(task: str, kwargs: dict[str, Any], countdown: float) -> None:
+            app.send_task(task, kwargs=kwargs, countdown=max(0.0, countdown), queue="notify")
+
+        def alerts(body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+            return intake.handle(self.settings, body, headers, later)
+
+        return {intake.PATH: alerts}
 
     def _capture_loop(self) -> None:
         with self.app.connection_for_read() as probe:
