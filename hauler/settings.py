@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
     from hauler.archives.settings import ArchiveSettings
     from hauler.downloads.settings import DownloadSettings
+    from hauler.health.settings import HealthSettings
     from hauler.media.settings import MediaSettings
     from hauler.uploads.settings import UploadSettings
 
@@ -70,6 +71,7 @@ class Settings:
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
+    health: HealthSettings = field(default_factory=lambda: _health_defaults())  # HAULER_HEALTH_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
             downloads=_downloads_from_env(reader),
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
+            health=_health_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -243,6 +246,18 @@ def _archives_from_env(reader: EnvReader) -> ArchiveSettings:
     from hauler.archives.settings import ArchiveSettings
 
     return ArchiveSettings.from_env(reader)
+
+
+def _health_defaults() -> HealthSettings:
+    from hauler.health.settings import HealthSettings
+
+    return HealthSettings()
+
+
+def _health_from_env(reader: EnvReader) -> HealthSettings:
+    from hauler.health.settings import HealthSettings
+
+    return HealthSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

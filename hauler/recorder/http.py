@@ -10,7 +10,10 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
+from hauler.health.document import MEDIA_TYPE, http_status
+
+#: Returns the application/health+json document to serve (503 when its status is fail).
+HealthCheck = Callable[[], dict[str, Any]]
 
 
 def serve(
@@ -23,9 +26,9 @@ def serve(
             if self.path.startswith("/metrics"):
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif self.path.startswith("/health"):
-                ok, detail = health()
-                body = json.dumps({"status": "pass" if ok else "fail", **detail}).encode()
-                self._send(200 if ok else 503, "application/health+json", body)
+                document = health()
+                body = json.dumps(document, default=str).encode()
+                self._send(http_status(document), MEDIA_TYPE, body)
             else:
                 self._send(404, "text/plain", b"not found\n")
 
