@@ -112,6 +112,7 @@ class Supervisor:
             return False
         if child.restart_requested is None:
             child.restart_requested = time.monotonic()
+            child.started_at = time.time()  # starting again from now: healing leaves it be
             if child.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     child.process.send_signal(signal.SIGTERM)
