@@ -16,7 +16,6 @@ from typing import Any
 
 from hauler.clip import clip
 from hauler.redact import redact
-from hauler.settings import get_settings
 from hauler.store.db import session_scope
 from hauler.store.models import Activity
 
@@ -33,13 +32,13 @@ OUTCOMES = {
 }
 
 
-def record(kind: str, **payload: Any) -> None:
+def record(url: str, kind: str, **payload: Any) -> None:
     """Put heal event ``kind`` on the timeline (of the running task, if any); never raises."""
     from celery import current_task
 
     from hauler.correlation import causation_of, correlation_of
 
-    task = current_task
+    task = current_task if current_task else None  # a proxy: falsy outside a task
     request = task.request if task is not None and task.request.id else None
     row = Activity(
         occurred_at=datetime.now(UTC),
@@ -56,7 +55,7 @@ def record(kind: str, **payload: Any) -> None:
     )
     log.warning("%s %s", kind, {k: payload.get(k) for k in ("component", "attempt", "message")})
     try:
-        with session_scope(get_settings().database_url) as session:
+        with session_scope(url) as session:
             session.add(row)
     except Exception as exc:  # the database may be the patient; the log line stays
         log.warning("could not store %s: %s", kind, exc)

@@ -106,7 +106,13 @@ def step(
     if seen is None or seen.status < Status.FAIL:
         client.delete(FLOW_KEY.format(target=target))
         if attempt > 1:
-            events.record("health.healed", **base, attempts=attempt - 1, severity="info")
+            events.record(
+                settings.database_url,
+                "health.healed",
+                **base,
+                attempts=attempt - 1,
+                severity="info",
+            )
             return Step(target, "healed", attempt)
         return Step(target, "healthy", attempt)
     started = restarter.started_at()
@@ -117,6 +123,7 @@ def step(
         return Step(target, "waiting", attempt, wait, f"started {now - started:.0f} s ago")
     if attempt > 1 and state.get("restarted") == attempt - 1:
         events.record(
+            settings.database_url,
             "health.heal-failed",
             **{**base, "attempt": attempt - 1},
             severity="warning",
@@ -131,17 +138,26 @@ def step(
         client.delete(FLOW_KEY.format(target=target))
         message = f"{target} still fails after {attempt - 1} restart(s): {seen.output}"
         events.record(
-            "health.escalated", **base, attempts=attempt - 1, severity="critical", message=message
+            settings.database_url,
+            "health.escalated",
+            **base,
+            attempts=attempt - 1,
+            severity="critical",
+            message=message,
         )
         return Step(target, "escalated", attempt, detail=message)
-    events.record("health.heal-started", **base, severity="warning", reason=seen.output)
+    events.record(
+        settings.database_url, "health.heal-started", **base, severity="warning", reason=seen.output
+    )
     wait = backoff(settings, attempt)
     try:
         done = restarter.restart()
     except Exception as exc:  # recorded; the next attempt comes after the backoff
         detail = f"{type(exc).__name__}: {exc}"
         _save(settings, client, target, attempt=attempt + 1, restarted=None)
-        events.record("health.heal-failed", **base, severity="warning", message=detail)
+        events.record(
+            settings.database_url, "health.heal-failed", **base, severity="warning", message=detail
+        )
         return Step(target, "failed", attempt + 1, wait, detail)
     _save(settings, client, target, attempt=attempt + 1, restarted=attempt)
     log.warning("health: %s: %s (attempt %d)", target, done, attempt)

@@ -295,3 +295,155 @@ def test_a_stopped_recorder_under_the_supervisor_is_restarted_by_health_check(
             for child in (children(client, deployment) or {}).values():
                 os.kill(child["pid"], signal.SIGCONT)
         _stop(supervisor)
+
+
+BASE_IMAGE = "hauler-base:bookworm"
+
+
+def _docker() -> Any:
+    """A Docker client once the engine runs and the debootstrap base image is built."""
+    for script in ("deploy/scripts/start-dockerd.sh", "deploy/docker/build-base.sh"):
+        done = subprocess.run(
+            [str(ROOT / script)], capture_output=True, text=True, check=False, timeout=900
+        )
+        if done.returncode != 0:
+            from tests.integration.services import missing
+
+            missing(f"Docker ({script}: {done.stderr.strip()[-300:]})")
+    import docker
+
+    return docker.from_env()
+
+
+@pytest.fixture
+def aria2_container(hauler_env: dict[str, str]) -> Iterator[tuple[Any, int]]:
+    """A tiny container of this test's compose project running the real aria2c (the host's
+    binary and libraries, mounted read-only) on a loopback port; removed afterwards."""
+    import uuid
+
+    from tests.integration.http_server import free_port
+    from tests.integration.services import require_binary
+
+    aria2c = require_binary("aria2c")
+    engine = _docker()
+    project = f"hauler-health-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    container = engine.containers.run(
+        BASE_IMAGE,
+        command=["aria2c", "--enable-rpc", f"--rpc-listen-port={port}", "--dir=/tmp", "--quiet"],
+        name=f"{project}-aria2",
+        labels={"com.docker.compose.project": project, "hauler.test": "health"},
+        network_mode="host",
+        volumes={
+            aria2c: {"bind": "/usr/local/bin/aria2c", "mode": "ro"},
+            "/usr/lib/x86_64-linux-gnu": {"bind": "/hostlib", "mode": "ro"},
+        },
+        environment={"LD_LIBRARY_PATH": "/hostlib"},
+        detach=True,
+    )
+    hauler_env.update(
+        FAST,
+        HAULER_AUTOSCALE_DOCKER_PROJECT=project,
+        HAULER_DOWNLOADS_ARIA2_URL=f"http://127.0.0.1:{port}/jsonrpc",
+        HAULER_HEALTH_HEAL=f"downloadClient/aria2=container:{container.name}",
+        HAULER_HEALTH_HEAL_STOP_TIMEOUT="1",
+    )
+    try:
+        yield container, port
+    finally:
+        container.remove(force=True)
+        engine.close()
+
+
+def test_a_client_container_that_stops_answering_is_restarted_then_escalated(
+    aria2_container, hauler_env: dict[str, str], pg_url: str
+):
+    import time
+
+    from hauler.health import heal
+    from hauler.health.report import observe_target
+    from hauler.health.restarters import DockerRestarter, NotOurs, restarter_for
+
+    container, _port = aria2_container
+    target = "downloadClient/aria2"
+    settings = Settings.from_env(hauler_env)
+    client = redis.Redis.from_url(hauler_env["HAULER_BROKER_URL"])
+    restarter = restarter_for(settings, settings.health.heal[target], client)
+
+    def check(name: str) -> Any:
+        return observe_target(settings, name)
+
+    def passes() -> bool:
+        seen = check(target)
+        return seen is not None and seen.status == 0
+
+    # given aria2 answering in its container
+    wait_for(passes, timeout=30, interval=0.3)
+    started = restarter.started_at()
+    assert started is not None and abs(time.time() - started) < 120
+    # while it is still starting, it is left alone
+    container.reload()
+    pid = int(container.attrs["State"]["Pid"])
+    assert pid > 1, container.attrs["State"]
+    os.kill(pid, signal.SIGSTOP)  # it runs, but answers nothing
+    wait_for(lambda: not passes(), timeout=20)
+    assert heal.claim(settings, client, target)
+    early = heal.step(settings, client, target, 1, check, now=started + 1)
+    assert early.outcome == "waiting" and early.countdown and early.countdown > 5
+    # when its grace is over, the container is restarted (Docker itself would not: it runs)
+    later = time.time() + settings.health.heal_grace
+    first = heal.step(settings, client, target, 1, check, now=later)
+    assert first.outcome == "started" and first.attempt == 2 and first.countdown == 1.0
+    assert (restarter.started_at() or 0) > started
+    # then aria2 answers again, and the next step finds it healed
+    wait_for(passes, timeout=30, interval=0.3)
+    done = heal.step(settings, client, target, 2, check, now=time.time() + 60)
+    assert done.outcome == "healed"
+
+    # when it fails in a way a restart does not mend (nothing listens where it is looked for)
+    from tests.integration.http_server import free_port
+
+    broken = Settings.from_env(
+        dict(hauler_env, HAULER_DOWNLOADS_ARIA2_URL=f"http://127.0.0.1:{free_port()}/jsonrpc")
+    )
+    assert heal.claim(broken, client, target)
+    outcomes = []
+    for attempt in range(1, 5):
+        step = heal.step(
+            broken,
+            client,
+            target,
+            attempt,
+            lambda t: observe_target(broken, t),
+            now=time.time() + 60,
+        )
+        outcomes.append(step.outcome)
+        assert step.countdown == (None if attempt == 4 else 2.0 ** (attempt - 1))
+    # then three restarts are tried, with doubling waits, and then it is escalated
+    assert outcomes == ["started", "started", "started", "escalated"]
+    assert not heal.claim(broken, client, target)  # no new restarts until it passes again
+    with session_scope(pg_url) as session:
+        rows = list(
+            session.scalars(
+                select(Activity).where(Activity.event_type.like("health.%")).order_by(Activity.id)
+            )
+        )
+    kinds = [r.event_type for r in rows if r.payload.get("component") == target]
+    assert kinds == [
+        "health.heal-started",
+        "health.healed",
+        "health.heal-started",
+        "health.heal-failed",
+        "health.heal-started",
+        "health.heal-failed",
+        "health.heal-started",
+        "health.heal-failed",
+        "health.escalated",
+    ], kinds
+    escalated = rows[-1].payload
+    assert escalated["severity"] == "critical" and escalated["attempts"] == 3
+
+    # and a container of another project is never touched
+    other = dict(hauler_env, HAULER_AUTOSCALE_DOCKER_PROJECT="someone-else")
+    with pytest.raises(NotOurs):
+        DockerRestarter(Settings.from_env(other), "container", container.name).restart()
