@@ -9,7 +9,9 @@
      │    ├── CorruptArchive     an archive (or a volume set) cannot be read
      │    ├── UnsafeArchive      an archive entry would escape its folder, or a bomb
      │    ├── PasswordRequired   an encrypted archive and no password
-     │    └── WrongPassword      an encrypted archive and the wrong password
+     │    ├── WrongPassword      an encrypted archive and the wrong password
+     │    ├── BackupFailed       a backup cannot be made, verified or restored (not transient)
+     │    └── RestoreRefused     a restore would overwrite a database it must not touch
      ├── RetryableError          retried with exponential backoff, then dead-lettered
      ├── ConfigurationError      a setting is wrong; raised at start-up
      └── ServiceUnavailable      Redis or the database cannot be reached
@@ -56,6 +58,14 @@ class PasswordRequired(PermanentError):
 
 class WrongPassword(PermanentError):
     """Raised when an archive is encrypted and the password given does not open it."""
+
+
+class BackupFailed(PermanentError):
+    """Raised when a backup cannot be made, verified or restored and retrying cannot help."""
+
+
+class RestoreRefused(PermanentError):
+    """Raised when a restore would overwrite the live database without --yes or with workers up."""
 
 
 class RetryableError(HaulerError):

@@ -20,6 +20,7 @@ from hauler.errors import ConfigurationError
 if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
     from hauler.archives.settings import ArchiveSettings
+    from hauler.backups.settings import BackupSettings
     from hauler.downloads.settings import DownloadSettings
     from hauler.health.settings import HealthSettings
     from hauler.media.settings import MediaSettings
@@ -72,6 +73,7 @@ class Settings:
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
     health: HealthSettings = field(default_factory=lambda: _health_defaults())  # HAULER_HEALTH_*
+    backups: BackupSettings = field(default_factory=lambda: _backups_defaults())  # HAULER_BACKUP_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +127,7 @@ class Settings:
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
             health=_health_from_env(reader),
+            backups=_backups_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -258,6 +261,16 @@ def _health_from_env(reader: EnvReader) -> HealthSettings:
     from hauler.health.settings import HealthSettings
 
     return HealthSettings.from_env(reader)
+def _backups_defaults() -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings()
+
+
+def _backups_from_env(reader: EnvReader) -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hauler.activity import DOMAIN_EVENT
 from hauler.health.events import HEAL_EVENT
+from hauler.recorder.backup_metrics import BackupMetrics
 from hauler.recorder.rows import TaskContext
 
 RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
@@ -132,6 +133,7 @@ class Metrics:
             ["component", "outcome"],
             registry=self.registry,
         )
+        self.backups = BackupMetrics(self.registry)
         self._heartbeats: dict[str, float] = {}
 
     def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:
@@ -151,8 +153,11 @@ class Metrics:
             self.runtime.labels(name, queue).observe(event["runtime"])
         if kind == "task-dead-lettered":
             self.dead_lettered.labels(name, str(event.get("reason", "unknown"))).inc()
+        if kind == "task-failed":
+            self.backups.task_failed(name)
         if kind == DOMAIN_EVENT:
             self._transfer(event.get("kind"), event.get("payload") or {})
+            self.backups.observe(event.get("kind"), event.get("payload") or {})
             if event.get("kind") == "health.checked":
                 self.health(event.get("payload") or {})
         if kind == HEAL_EVENT:

@@ -144,6 +144,7 @@ class Recorder:
                     last_inspect = time.monotonic()
                     self._count_workers()
                     parking.drain(self.settings)
+                    self.metrics.backups.load(self.settings)
             except Exception as exc:  # sampling is best effort; the event stream goes on
                 log.warning("queue sampling failed: %s", exc)
 
