@@ -71,29 +71,39 @@ def schedule_period(when: Any) -> float:
 
 
 def backup(ctx: ProbeContext) -> list[Observation]:
-    """``backup:age``: seconds since the last verified backup, against the backup schedule."""
-    last = last_verified_backup(ctx.settings)
-    if last is NotImplemented:
-        return []  # no backup catalog in this build
+    """``backup:age``: seconds since the last verified backup was made, against the schedule.
+
+    Warns past one period (plus a grace of a tenth of it, at most an hour), or when the
+    newest backup failed verification; fails past two periods.
+    """
+    from hauler.backups import catalog
+
+    try:
+        last = catalog.last_verified(ctx.settings)
+        newest = catalog.latest(ctx.settings)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        return [Observation("backup:age", Status.FAIL, None, "s", reason)]
     period = backup_period(ctx.settings)
+    bad = (
+        f"; the newest backup ({newest.id}) failed verification"
+        if newest is not None and newest.status == "bad"
+        else ""
+    )
     if last is None:
-        return [Observation("backup:age", Status.WARN, None, "s", "no verified backup yet")]
-    age = round(max(0.0, ctx.now - last.timestamp()), 1)
+        return [Observation("backup:age", Status.WARN, None, "s", "no verified backup yet" + bad)]
+    age = round(max(0.0, catalog.age_seconds(last, datetime.fromtimestamp(ctx.now, UTC))), 1)
     grace = min(3600.0, period / 10)
     if age > 2 * period + grace:
         status = Status.FAIL
-    elif age > period + grace:
+    elif age > period + grace or bad:
         status = Status.WARN
     else:
         status = Status.PASS
     output = (
-        f"last verified backup {age_text(age)} ago; one is due every {age_text(period)}"
+        f"last verified backup ({last.id}) made {age_text(age)} ago; one is due every "
+        f"{age_text(period)}{bad}"
         if status
         else ""
     )
     return [Observation("backup:age", status, age, "s", output)]
-
-
-def last_verified_backup(settings: Any) -> Any:
-    """When the newest verified backup was made; None if none; NotImplemented: no catalog."""
-    return NotImplemented
