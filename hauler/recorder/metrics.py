@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hauler.activity import DOMAIN_EVENT
+from hauler.recorder.recovery_metrics import RecoveryMetrics
 from hauler.recorder.rows import TaskContext
 
 RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
@@ -107,6 +108,7 @@ class Metrics:
             ["direction", "via"],
             registry=self.registry,
         )
+        self.recovery = RecoveryMetrics(self.registry)
         self._heartbeats: dict[str, float] = {}
 
     def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:
@@ -128,6 +130,7 @@ class Metrics:
             self.dead_lettered.labels(name, str(event.get("reason", "unknown"))).inc()
         if kind == DOMAIN_EVENT:
             self._transfer(event.get("kind"), event.get("payload") or {})
+            self.recovery.observe(event.get("kind"), event.get("payload") or {})
 
     def _transfer(self, kind: Any, payload: dict[str, Any]) -> None:
         """Count the bytes of a ``download.finished`` or ``upload.finished`` event."""
