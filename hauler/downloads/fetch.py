@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hauler import broker
 from hauler.downloads import modes, selection
-from hauler.downloads.clients.base import DownloadClient, Finished, Job, TooLarge
+from hauler.downloads.clients.base import DownloadClient, Finished, Job, StreamingClient, TooLarge
 from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
 from hauler.downloads.redirects import final_url
@@ -130,7 +130,7 @@ def fetch(
     )
     try:
         with selection.track(store, chosen.name):
-            finished = chosen.download(job, progress)
+            finished = cast(StreamingClient, chosen).download(job, progress)
         digest = _verify(finished, request)
         final = _place(finished.path, request.dest, digest)
     except Exception as exc:
