@@ -15,12 +15,12 @@ from typing import Any, cast
 
 from hauler import broker
 from hauler.downloads import modes, selection
-from hauler.downloads.clients.base import DownloadClient, Finished, Job, StreamingClient, TooLarge
+from hauler.downloads.clients.base import DownloadClient, Finished, Job, StreamingClient
 from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
 from hauler.downloads.redirects import final_url
 from hauler.downloads.safety import inside, safe_name
-from hauler.errors import InvalidArgument, PermanentError, RetryableError
+from hauler.errors import InvalidArgument, PermanentError, RetryableError, TooLarge
 from hauler.paths import file_sha256, file_under_roots
 from hauler.progress import ProgressFn
 from hauler.settings import Settings

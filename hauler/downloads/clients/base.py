@@ -17,8 +17,10 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from hauler.downloads.clients.jobs import ClientJob
 from hauler.downloads.links import Link
-from hauler.errors import PermanentError, RetryableError
+from hauler.errors import HaulerError, PermanentError, RetryableError, TooLarge
 from hauler.progress import ProgressFn
+
+__all__ = ["TooLarge"]  # lives in hauler.errors; kept importable from here
 
 
 class Affinity(IntEnum):
@@ -61,10 +63,6 @@ class Finished:
 
 class ClientFailed(PermanentError):
     """Raised when a client reports the transfer failed for good (bad link, missing data)."""
-
-
-class TooLarge(PermanentError):
-    """Raised when a download is (or turns out to be) larger than ``max_bytes``."""
 
 
 class ClientUnavailable(RetryableError):
@@ -138,7 +136,13 @@ class HandOffClient(DownloadClient, Protocol):
         ...
 
     def remove(self, found: ClientJob, *, delete_files: bool) -> None:
-        """Drop ``found`` from the client (queue or history), with its files if asked."""
+        """Drop ``found`` from the client (queue or history), with its files if asked (files
+        in the job's work directory are the caller's to delete)."""
+        ...
+
+    def failure(self, found: ClientJob) -> HaulerError:
+        """The error a caller waiting for ``found`` (FAILED or DELETED) would see: permanent
+        when no retry of the same job can help, else retryable; in the client's words."""
         ...
 
 
