@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hauler.archives.settings import ArchiveSettings
     from hauler.downloads.settings import DownloadSettings
     from hauler.media.settings import MediaSettings
+    from hauler.recovery.settings import RecoverySettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -70,6 +71,7 @@ class Settings:
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
+    recovery: RecoverySettings = field(default_factory=lambda: _recovery_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
             downloads=_downloads_from_env(reader),
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
+            recovery=_recovery_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -146,7 +149,8 @@ class Settings:
         """Redis visibility timeout: longer than any hard limit or retry countdown."""
         if self.visibility_timeout:
             return self.visibility_timeout
-        return int(max(self.longest_time_limit, self.retry.backoff_max)) + 600
+        waits = (self.retry.backoff_max, self.recovery.backoff_max)  # countdowns in the broker
+        return int(max(self.longest_time_limit, *waits)) + 600
 
     def _cross_checks(self) -> list[str]:
         problems = []
@@ -243,6 +247,18 @@ def _archives_from_env(reader: EnvReader) -> ArchiveSettings:
     from hauler.archives.settings import ArchiveSettings
 
     return ArchiveSettings.from_env(reader)
+
+
+def _recovery_defaults() -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings()
+
+
+def _recovery_from_env(reader: EnvReader) -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -12,6 +12,7 @@ from hauler.failures.categories import POLICIES, Category, Severity, Strategy
 from hauler.failures.table import RULES, Rule
 
 CLIENTS = ("aria2", "nzbget", "qbittorrent", "sabnzbd")
+_ARIA2_STATUS = re.compile(r"(?:error/)?(\d{1,2})")  # "error/29" (the watch's) or "29"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ def classify(
     """
     status_text, message_text = _text(status), _text(message)
     fields = {k: _text(v) for k, v in (details or {}).items()}
+    if client == "aria2" and not fields.get("errorCode"):
+        code = _ARIA2_STATUS.fullmatch(status_text)
+        if code:
+            fields["errorCode"] = code.group(1)
     for rule in RULES:
         if rule.client not in ("*", client):
             continue
@@ -93,7 +98,7 @@ def classify_job(job: ClientJob) -> Classification:
 def classify_text(client: str, text: str) -> Classification:
     """The category of one text an operator pastes: a status word, a code or a message."""
     by_status = classify(client, status=text)
-    if by_status.rule is not None and by_status.rule.field == "status":
+    if by_status.rule is not None and by_status.rule.field != "message":
         return by_status
     return classify(client, message=text)
 

@@ -7,7 +7,8 @@ a translated install's texts match nothing, so they classify as ``unknown``.
 
 ``field`` is ``message`` (the failure text, matched from its start), ``status`` (the
 client's status word or code, matched whole), or a key of ``ClientJob.details`` (matched
-whole). Rules are tried in order: the first that matches wins.
+whole; aria2's ``errorCode`` is also read from a status such as ``error/29``). Rules are
+tried in order: the first that matches wins.
 """
 
 from __future__ import annotations
@@ -276,7 +277,7 @@ RULES: tuple[Rule, ...] = (
     Rule("aria2", "message", "Timeout.", C.NETWORK, ARIA2 + "message.h:215"),
     # aria2 ``errorCode`` (error_code::Value; the line is 46 + the code).
     *(
-        Rule("aria2", "status", str(code), category, f"{ARIA2}error_code.h:{46 + code} {name}")
+        Rule("aria2", "errorCode", str(code), category, f"{ARIA2}error_code.h:{46 + code} {name}")
         for code, name, category in _ARIA2_CODES
     ),
 )

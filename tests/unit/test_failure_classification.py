@@ -133,13 +133,16 @@ def test_qbittorrent_states(state, category):
 
 def test_aria2_error_codes_cover_the_whole_table():
     # src/error_code.h (release-1.36.0) lines 47-78: UNKNOWN_ERROR = 1 … CHECKSUM_ERROR = 32
-    codes = {int(r.pattern) for r in RULES if r.client == "aria2" and r.field == "status"}
+    codes = {int(r.pattern) for r in RULES if r.client == "aria2" and r.field == "errorCode"}
     assert codes == set(range(1, 33))
     assert classify("aria2", "3").category is C.NOT_FOUND  # RESOURCE_NOT_FOUND
     assert classify("aria2", "9").category is C.DISK_FULL  # NOT_ENOUGH_DISK_SPACE
     assert classify("aria2", "29").category is C.NETWORK  # HTTP_SERVICE_UNAVAILABLE
     assert classify("aria2", "32").category is C.CHECKSUM  # CHECKSUM_ERROR
     assert classify("aria2", "12").category is C.DUPLICATE  # DUPLICATE_INFO_HASH
+    # as the watch reports it: status "error/<code>" and details errorCode
+    assert classify("aria2", "error/29").category is C.NETWORK
+    assert classify("aria2", "error", details={"errorCode": "3"}).category is C.NOT_FOUND
 
 
 def test_aria2_messages_refine_the_code():
