@@ -21,7 +21,7 @@ def emit_on(
     from hauler.correlation import causation_of, clean_id, correlation_of
 
     task = current_task
-    if task is None or task.request.id is None:
+    if not task or task.request.id is None:  # a proxy: falsy outside a task
         return
     request = task.request
     fields = {
