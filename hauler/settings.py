@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hauler.downloads.settings import DownloadSettings
     from hauler.health.settings import HealthSettings
     from hauler.media.settings import MediaSettings
+    from hauler.recovery.settings import RecoverySettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -74,6 +75,7 @@ class Settings:
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
     health: HealthSettings = field(default_factory=lambda: _health_defaults())  # HAULER_HEALTH_*
     backups: BackupSettings = field(default_factory=lambda: _backups_defaults())  # HAULER_BACKUP_*
+    recovery: RecoverySettings = field(default_factory=lambda: _recovery_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -128,6 +130,7 @@ class Settings:
             archives=_archives_from_env(reader),
             health=_health_from_env(reader),
             backups=_backups_from_env(reader),
+            recovery=_recovery_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -152,7 +155,8 @@ class Settings:
         """Redis visibility timeout: longer than any hard limit or retry countdown."""
         if self.visibility_timeout:
             return self.visibility_timeout
-        return int(max(self.longest_time_limit, self.retry.backoff_max)) + 600
+        waits = (self.retry.backoff_max, self.recovery.backoff_max)  # countdowns in the broker
+        return int(max(self.longest_time_limit, *waits)) + 600
 
     def _cross_checks(self) -> list[str]:
         problems = []
@@ -261,6 +265,8 @@ def _health_from_env(reader: EnvReader) -> HealthSettings:
     from hauler.health.settings import HealthSettings
 
     return HealthSettings.from_env(reader)
+
+
 def _backups_defaults() -> BackupSettings:
     from hauler.backups.settings import BackupSettings
 
@@ -271,6 +277,18 @@ def _backups_from_env(reader: EnvReader) -> BackupSettings:
     from hauler.backups.settings import BackupSettings
 
     return BackupSettings.from_env(reader)
+
+
+def _recovery_defaults() -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings()
+
+
+def _recovery_from_env(reader: EnvReader) -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from hauler.activity import DOMAIN_EVENT
 from hauler.health.events import HEAL_EVENT
 from hauler.recorder.backup_metrics import BackupMetrics
+from hauler.recorder.recovery_metrics import RecoveryMetrics
 from hauler.recorder.rows import TaskContext
 
 RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
@@ -134,6 +135,7 @@ class Metrics:
             registry=self.registry,
         )
         self.backups = BackupMetrics(self.registry)
+        self.recovery = RecoveryMetrics(self.registry)
         self._heartbeats: dict[str, float] = {}
 
     def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:
@@ -158,6 +160,7 @@ class Metrics:
         if kind == DOMAIN_EVENT:
             self._transfer(event.get("kind"), event.get("payload") or {})
             self.backups.observe(event.get("kind"), event.get("payload") or {})
+            self.recovery.observe(event.get("kind"), event.get("payload") or {})
             if event.get("kind") == "health.checked":
                 self.health(event.get("payload") or {})
         if kind == HEAL_EVENT:
