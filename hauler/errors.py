@@ -14,9 +14,11 @@
      │    ├── RestoreRefused     a restore would overwrite a database it must not touch
      │    ├── CredentialsRefused a peer program refuses the credentials Hauler has
      │    ├── TooLarge           a transfer is larger than its ``max_bytes``
-     │    └── DownloadFailed     a handed-off download failed for good
+     │    ├── DownloadFailed     a handed-off download failed for good
+     │    └── ForeignComponent   a restart would touch another deployment's container
      ├── RetryableError          retried with exponential backoff, then dead-lettered
-     │    └── DiskFull           the disk a transfer writes to is full
+     │    ├── DiskFull           the disk a transfer writes to is full
+     │    └── RestartFailed      a component could not be restarted now (Docker, supervisor)
      ├── ConfigurationError      a setting is wrong; raised at start-up
      └── ServiceUnavailable      Redis or the database cannot be reached
 """
@@ -85,6 +87,10 @@ class DownloadFailed(PermanentError):
     """Raised (as the task's result) when a download handed to a client failed for good."""
 
 
+class ForeignComponent(PermanentError):
+    """Raised when healing would restart a container of another deployment or project."""
+
+
 class RetryableError(HaulerError):
     """Raised when a failure is transient (network, 5xx, busy peer): retry with backoff."""
 
@@ -106,3 +112,7 @@ class ConfigurationError(HaulerError):
 
 class ServiceUnavailable(HaulerError):
     """Raised when Redis or the database cannot be reached; the message says what to do."""
+
+
+class RestartFailed(RetryableError):
+    """Raised when a failed component could not be restarted now (Docker or Redis said no)."""

@@ -1,15 +1,18 @@
-"""Probe of each configured download client: does it answer, and is it in client-level backoff."""
+"""Probe of each configured download client: does it answer; is it out of selection (backoff)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+import redis
+
+from hauler.downloads import client_pause
+from hauler.downloads.client_backoff import Backoffs
 from hauler.downloads.clients.base import DownloadClient
 from hauler.downloads.clients.registry import configured_clients
 from hauler.health.context import ProbeContext
 from hauler.health.document import Observation, Status
-from hauler.settings import Settings
 
 KEY = "downloadClient:up"
 IN_PROCESS = "http"  # Hauler's own HTTP client: nothing to ask
@@ -17,18 +20,22 @@ IN_PROCESS = "http"  # Hauler's own HTTP client: nothing to ask
 
 @dataclass(frozen=True)
 class ClientBackoff:
-    """A client that failed too often and is being left alone until ``until`` (UNIX s)."""
+    """A client kept out of selection until ``until`` (UNIX s; None: until it has room)."""
 
-    until: float
+    until: float | None
     reason: str = ""
 
 
-def client_backoff(settings: Settings, client: str) -> ClientBackoff | None:
-    """The client-level backoff ``client`` is in now, or None.
-
-    The seam for the download-failure recovery (branch ``recover``) which keeps that
-    state; until it is merged, no client is ever in backoff here.
-    """
+def client_backoff(client: redis.Redis, name: str, now: float) -> ClientBackoff | None:
+    """The client-level backoff (hauler/downloads/client_backoff.py) or disk-full pause
+    (client_pause.py) that keeps client ``name`` out of selection now, or None."""
+    state = Backoffs(client).get(name)
+    if state.out(now):
+        reason = f"backoff level {state.level} after repeated failures"
+        return ClientBackoff(state.disabled_until, reason)
+    held = client_pause.paused(client, name)
+    if held is not None:
+        return ClientBackoff(None, f"paused: {held.get('reason', 'paused')}")
     return None
 
 
@@ -51,10 +58,14 @@ def download_clients(ctx: ProbeContext) -> list[Observation]:
         else:
             up, output = future.result()
         status = Status.PASS if up else Status.FAIL
-        backoff = client_backoff(ctx.settings, name)
-        if up and backoff is not None and backoff.until > ctx.now:
+        try:
+            backoff = client_backoff(ctx.redis, name, ctx.now)
+        except redis.RedisError as exc:
+            backoff = ClientBackoff(None, f"backoff state unreadable: {exc}")
+        if up and backoff is not None:
             status = Status.WARN
-            output = f"in backoff for {backoff.until - ctx.now:.0f} s more: {backoff.reason}"
+            left = f" for {backoff.until - ctx.now:.0f} s more" if backoff.until else ""
+            output = f"out of selection{left}: {backoff.reason}"
         found.append(Observation(KEY, status, up, "boolean", output, name))
     return found
 

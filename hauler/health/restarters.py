@@ -18,20 +18,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hauler.deployment import deployment_id
-from hauler.errors import PermanentError, RetryableError
+from hauler.errors import ForeignComponent, PermanentError, RestartFailed
 from hauler.settings import Settings
 from hauler.supervisor_control import children, request_restart
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
-
-
-class NotOurs(PermanentError):
-    """Raised when a restart would touch a container of another deployment or project."""
-
-
-class RestartFailed(RetryableError):
-    """Raised when a restart was asked for and could not be done (Docker or Redis said no)."""
 
 
 class Restarter(Protocol):
@@ -46,7 +38,7 @@ class Restarter(Protocol):
 
         Raises:
             RestartFailed: the restart could not be done now.
-            NotOurs: the target belongs to another deployment.
+            ForeignComponent: the target belongs to another deployment.
         """
         ...
 
@@ -110,7 +102,7 @@ class DockerRestarter:
         except DockerException as exc:
             raise RestartFailed(f"Docker: {exc}") from None
         if container.labels.get(PROJECT_LABEL) != self.project:
-            raise NotOurs(
+            raise ForeignComponent(
                 f"container {self.name!r} is not of compose project {self.project!r}; "
                 "Hauler restarts only its own"
             )

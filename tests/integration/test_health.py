@@ -362,7 +362,8 @@ def test_a_client_container_that_stops_answering_is_restarted_then_escalated(
 
     from hauler.health import heal
     from hauler.health.report import observe_target
-    from hauler.health.restarters import DockerRestarter, NotOurs, restarter_for
+    from hauler.errors import ForeignComponent
+    from hauler.health.restarters import DockerRestarter, restarter_for
 
     container, _port = aria2_container
     target = "downloadClient/aria2"
@@ -399,6 +400,21 @@ def test_a_client_container_that_stops_answering_is_restarted_then_escalated(
     wait_for(passes, timeout=30, interval=0.3)
     done = heal.step(settings, client, target, 2, check, now=time.time() + 60)
     assert done.outcome == "healed"
+
+    # when it answers but keeps failing downloads (client-level backoff), or its disk is full
+    from hauler.downloads import client_pause
+    from hauler.downloads.client_backoff import Backoffs
+
+    Backoffs(client).failure("aria2", now=time.time() - 400)
+    Backoffs(client).failure("aria2", now=time.time())
+    seen = check(target)
+    # then it warns: up, but out of selection for a while
+    assert seen is not None and seen.status == 1 and seen.value is True
+    assert "out of selection for" in seen.output and "backoff level 2" in seen.output
+    client.delete("hauler:downloads:client:aria2:backoff")
+    client_pause.pause(client, "aria2", "disk-full")
+    assert "paused: disk-full" in check(target).output
+    client_pause.resume(client, "aria2")
 
     # when it fails in a way a restart does not mend (nothing listens where it is looked for)
     from tests.integration.http_server import free_port
@@ -445,5 +461,39 @@ def test_a_client_container_that_stops_answering_is_restarted_then_escalated(
 
     # and a container of another project is never touched
     other = dict(hauler_env, HAULER_AUTOSCALE_DOCKER_PROJECT="someone-else")
-    with pytest.raises(NotOurs):
+    with pytest.raises(ForeignComponent):
         DockerRestarter(Settings.from_env(other), "container", container.name).restart()
+
+
+def test_backup_age_against_its_schedule_from_the_real_catalog(tmp_path: Path):
+    import time
+
+    from hauler.backups import service
+    from hauler.health.report import observe
+    from hauler.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/hauler.db"
+    upgrade(url)
+    settings = Settings.from_env(
+        {
+            "HAULER_DATABASE_URL": url,
+            "HAULER_DATA_DIR": str(tmp_path),
+            "HAULER_BROKER_URL": "redis://127.0.0.1:1/0",
+        }
+    )
+
+    def backup_check(now: float) -> tuple[str, str]:
+        [seen] = observe(settings, ["backup"], now=now)
+        return seen.status.word, seen.output
+
+    # given no backup at all: a warning, not a failure (a fresh deployment)
+    assert backup_check(time.time()) == ("warn", "no verified backup yet")
+    # when a real backup is made and proven by a restore
+    made = service.run(settings)
+    assert service.verify(settings, made["id"])["status"] == "verified"
+    # then it passes now, warns a day and a bit later (one missed), fails two days later
+    day = 86400.0  # backups.run is not in this schedule: once a day is assumed
+    assert backup_check(time.time())[0] == "pass"
+    status, output = backup_check(time.time() + day + 7200)
+    assert status == "warn" and "one is due every 24.0 h" in output
+    assert backup_check(time.time() + 2 * day + 7200)[0] == "fail"
