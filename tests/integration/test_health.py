@@ -360,9 +360,9 @@ def test_a_client_container_that_stops_answering_is_restarted_then_escalated(
 ):
     import time
 
+    from hauler.errors import ForeignComponent
     from hauler.health import heal
     from hauler.health.report import observe_target
-    from hauler.errors import ForeignComponent
     from hauler.health.restarters import DockerRestarter, restarter_for
 
     container, _port = aria2_container
