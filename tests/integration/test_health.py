@@ -130,8 +130,8 @@ def test_every_check_fails_for_real_and_passes_again(
     client = redis.Redis.from_url(env["HAULER_BROKER_URL"])
     with tmpfs(Path(env["HAULER_DOWNLOAD_DIR"]), "1m") as downloads:
         # given a deployment whose every part runs: a worker, beat, the recorder, a leader
-        worker = start_worker(["health", "media"], env=env)
         beat = _start(env, tmp_path, "beat", "-m", "hauler.cli.main", "beat")
+        worker = start_worker(["health", "media"], env=env)
         leader = LeaderLock(client, lease=600)
         assert leader.acquire()
         try:
@@ -186,8 +186,8 @@ def test_every_check_fails_for_real_and_passes_again(
             (downloads / "filler").unlink()
             deadletter.purge(env["HAULER_DATABASE_URL"])
             assert leader.acquire()
-            start_worker(["health", "media"], name="w2", env=env)
             beat = _start(env, tmp_path, "beat2", "-m", "hauler.cli.main", "beat")
+            start_worker(["health", "media"], name="w2", env=env)
             document = _until(env, PASSING)
             assert waiting.get(timeout=30, propagate=False) is not None  # the backlog ran
 
