@@ -497,3 +497,50 @@ def test_backup_age_against_its_schedule_from_the_real_catalog(tmp_path: Path):
     status, output = backup_check(time.time() + day + 7200)
     assert status == "warn" and "one is due every 24.0 h" in output
     assert backup_check(time.time() + 2 * day + 7200)[0] == "fail"
+
+
+@pytest.fixture(params=["supervisor", "container"])
+def restarter_case(request: pytest.FixtureRequest, hauler_env: dict[str, str], tmp_path: Path):
+    """(restarter, missing) for each way of restarting: a running component, and one absent."""
+    from hauler.health.restarters import restarter_for
+
+    if request.param == "container":
+        container, _port = request.getfixturevalue("aria2_container")
+        settings = Settings.from_env(hauler_env)
+        yield (
+            restarter_for(settings, f"container:{container.name}", None),
+            restarter_for(settings, "compose:no-such-service", None),
+        )
+        return
+    settings = Settings.from_env(hauler_env)
+    client = redis.Redis.from_url(hauler_env["HAULER_BROKER_URL"])
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    spec = {"log_dir": str(tmp_path / "logs"), "restart_grace": 2, "children": {"sleeper": sleeper}}
+    supervisor = _start(
+        hauler_env, tmp_path, "supervisor", "-m", "tests.support.supervise", json.dumps(spec)
+    )
+    try:
+        yield (
+            restarter_for(settings, "supervisor:sleeper", client),
+            restarter_for(settings, "supervisor:nobody", client),
+        )
+    finally:
+        _stop(supervisor)
+
+
+def test_restarter_contract(restarter_case):
+    from hauler.errors import RestartFailed
+
+    restarter, missing = restarter_case
+    # given a running component: it says when it started
+    started = wait_for(restarter.started_at, timeout=30, interval=0.2)
+    import time
+
+    assert abs(time.time() - started) < 120
+    # when it is restarted, it says what it did, and it has started again since
+    assert restarter.restart()
+    wait_for(lambda: (restarter.started_at() or 0) > started, timeout=30, interval=0.2)
+    # and one that does not exist cannot be restarted: a clear RestartFailed, not a crash
+    assert missing.started_at() is None
+    with pytest.raises(RestartFailed):
+        missing.restart()
