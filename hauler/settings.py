@@ -20,10 +20,13 @@ from hauler.errors import ConfigurationError
 if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
     from hauler.archives.settings import ArchiveSettings
+    from hauler.backups.settings import BackupSettings
     from hauler.downloads.settings import DownloadSettings
+    from hauler.health.settings import HealthSettings
     from hauler.maintenance_settings import MaintenanceSettings
     from hauler.media.settings import MediaSettings
     from hauler.notify.settings import NotifySettings
+    from hauler.recovery.settings import RecoverySettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -76,6 +79,9 @@ class Settings:
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
     notify: NotifySettings = field(default_factory=lambda: _notify_defaults())  # HAULER_NOTIFY_*
     maintenance: MaintenanceSettings = field(default_factory=lambda: _maintenance_defaults())
+    health: HealthSettings = field(default_factory=lambda: _health_defaults())  # HAULER_HEALTH_*
+    backups: BackupSettings = field(default_factory=lambda: _backups_defaults())  # HAULER_BACKUP_*
+    recovery: RecoverySettings = field(default_factory=lambda: _recovery_defaults())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +138,9 @@ class Settings:
             archives=_archives_from_env(reader),
             notify=_notify_from_env(reader),
             maintenance=_maintenance_from_env(reader),
+            health=_health_from_env(reader),
+            backups=_backups_from_env(reader),
+            recovery=_recovery_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -156,7 +165,8 @@ class Settings:
         """Redis visibility timeout: longer than any hard limit or retry countdown."""
         if self.visibility_timeout:
             return self.visibility_timeout
-        return int(max(self.longest_time_limit, self.retry.backoff_max)) + 600
+        waits = (self.retry.backoff_max, self.recovery.backoff_max)  # countdowns in the broker
+        return int(max(self.longest_time_limit, *waits)) + 600
 
     def _cross_checks(self) -> list[str]:
         problems = []
@@ -279,6 +289,42 @@ def _maintenance_from_env(reader: EnvReader) -> MaintenanceSettings:
     from hauler.maintenance_settings import MaintenanceSettings
 
     return MaintenanceSettings.from_env(reader)
+
+
+def _health_defaults() -> HealthSettings:
+    from hauler.health.settings import HealthSettings
+
+    return HealthSettings()
+
+
+def _health_from_env(reader: EnvReader) -> HealthSettings:
+    from hauler.health.settings import HealthSettings
+
+    return HealthSettings.from_env(reader)
+
+
+def _backups_defaults() -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings()
+
+
+def _backups_from_env(reader: EnvReader) -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings.from_env(reader)
+
+
+def _recovery_defaults() -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings()
+
+
+def _recovery_from_env(reader: EnvReader) -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -28,6 +28,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "notify",
     "schedule",
     "report",
+    "health",
+    "backup",
+    "failures",
 )
 
 

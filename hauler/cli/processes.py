@@ -10,12 +10,14 @@ import sys
 import uuid
 from typing import Any
 
-from hauler import flower
+from hauler import broker, flower
 from hauler.cli.common import need_database, need_redis, settings
+from hauler.deployment import deployment_id
 from hauler.notify.service import protect as service_protect
 from hauler.queues import DEFAULT_QUEUE, QUEUES, check_queue
 from hauler.settings import Settings
 from hauler.supervisor import Supervisor
+from hauler.supervisor_control import SupervisorControl
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
 
@@ -126,7 +128,9 @@ def run_up(args: argparse.Namespace) -> int:
     need_database()
     config = settings()
     log_dir = config.data_dir / "logs"
-    supervisor = Supervisor(os.environ, log_dir, grace=90.0)
+    # health.recover asks, through Redis, for a child of this deployment to be restarted
+    control = SupervisorControl(broker.shared(config.broker_url), deployment_id(config))
+    supervisor = Supervisor(os.environ, log_dir, grace=90.0, control=control)
     hauler = [sys.executable, "-m", "hauler.cli.main"]
     # The autoscaler (local backend) starts each queue's workers (at least its minimum)
     # and scales them; on Ctrl-C it warm-stops them all before it exits.

@@ -11,9 +11,12 @@ from typing import Any, ClassVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from hauler.health.document import MEDIA_TYPE, http_status
+
 log = logging.getLogger(__name__)
 
-HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
+#: Returns the application/health+json document to serve (503 when its status is fail).
+HealthCheck = Callable[[], dict[str, Any]]
 #: A POST route: (body, headers) → (HTTP status, JSON answer).
 PostHandler = Callable[[bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
 #: Largest POST body read, in bytes.
@@ -31,9 +34,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/metrics"):
             self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
         elif self.path.startswith("/health"):
-            ok, detail = type(self).health()
-            body = json.dumps({"status": "pass" if ok else "fail", **detail}).encode()
-            self._send(200 if ok else 503, "application/health+json", body)
+            document = type(self).health()
+            body = json.dumps(document, default=str).encode()
+            self._send(http_status(document), MEDIA_TYPE, body)
         else:
             self._send(404, "text/plain", b"not found\n")
 

@@ -13,6 +13,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hauler.activity import DOMAIN_EVENT
+from hauler.health.events import HEAL_EVENT
+from hauler.recorder.backup_metrics import BackupMetrics
+from hauler.recorder.recovery_metrics import RecoveryMetrics
 from hauler.recorder.rows import TaskContext
 
 RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
@@ -121,6 +124,32 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.health_status = Gauge(
+            "hauler_health_status",
+            "Health check status: 0 pass, 1 warn, 2 fail (per check, and per check/component).",
+            ["check"],
+            registry=self.registry,
+        )
+        self.disk_free_ratio = Gauge(
+            "hauler_disk_free_ratio",
+            "Free/total space of the data, staging and download directories' disks.",
+            ["dir"],
+            registry=self.registry,
+        )
+        self.client_up = Gauge(
+            "hauler_download_client_up",
+            "1 while a configured download client answers the health check.",
+            ["client"],
+            registry=self.registry,
+        )
+        self.heal_attempts = Counter(
+            "hauler_heal_attempts",
+            "Healing steps by component and outcome (started, healed, failed, escalated).",
+            ["component", "outcome"],
+            registry=self.registry,
+        )
+        self.backups = BackupMetrics(self.registry)
+        self.recovery = RecoveryMetrics(self.registry)
         self._heartbeats: dict[str, float] = {}
         self._silent: dict[str, float] = {}  # hostname → when it was marked down
 
@@ -141,9 +170,30 @@ class Metrics:
             self.runtime.labels(name, queue).observe(event["runtime"])
         if kind == "task-dead-lettered":
             self.dead_lettered.labels(name, str(event.get("reason", "unknown"))).inc()
+        if kind == "task-failed":
+            self.backups.task_failed(name)
         if kind == DOMAIN_EVENT:
             self._transfer(event.get("kind"), event.get("payload") or {})
             self._alert(event.get("kind"), event.get("payload") or {})
+            self.backups.observe(event.get("kind"), event.get("payload") or {})
+            self.recovery.observe(event.get("kind"), event.get("payload") or {})
+            if event.get("kind") == "health.checked":
+                self.health(event.get("payload") or {})
+        if kind == HEAL_EVENT:
+            component, outcome = str(event.get("component")), str(event.get("outcome"))
+            self.heal_attempts.labels(component[:100], outcome[:20]).inc()
+
+    def health(self, summary: dict[str, Any]) -> None:
+        """Set the health gauges from a health summary (``hauler.health.report.summary``)."""
+        for name, gauge in (
+            ("checks", self.health_status),
+            ("disk_free", self.disk_free_ratio),
+            ("clients_up", self.client_up),
+        ):
+            values = summary.get(name)
+            for label, value in values.items() if isinstance(values, dict) else ():
+                if isinstance(value, int | float):  # bool too: up is 1, down is 0
+                    gauge.labels(str(label)[:200]).set(float(value))
 
     def _alert(self, kind: Any, payload: dict[str, Any]) -> None:
         """Count ``alert.sent`` and ``alert.suppressed`` events."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -43,6 +44,8 @@ class Recorder:
         self.stop = threading.Event()
         self.connected = False
         self._receiver: Any = None
+        self._document: tuple[float, dict[str, Any]] | None = None
+        self._document_lock = threading.Lock()
 
     def on_event(self, event: dict[str, Any]) -> None:
         """Handle one Celery event: a row for the activity log and the metrics."""
@@ -63,12 +66,32 @@ class Recorder:
         }
         return self.connected and self.writer.last_error is None, detail
 
+    def health_document(self) -> dict[str, Any]:
+        """The deployment's health document for ``/health`` (reused for a few seconds).
+
+        The recorder's own state is in it twice: as the ``recorder`` check (its heartbeat)
+        and, at the top level, as the fields of :meth:`health`.
+        """
+        from hauler.health.report import health_document, summary
+
+        with self._document_lock:
+            cached = self._document
+            if cached and time.monotonic() - cached[0] < self.settings.health.cache_seconds:
+                return cached[1]
+            ok, detail = self.health()
+            with contextlib.suppress(Exception):  # fresh for its own check; the broker may be down
+                heartbeat.beat(broker.shared(self.settings.broker_url), ok, detail)
+            document = health_document(self.settings, extra=detail)
+            self.metrics.health(summary(document))
+            self._document = (time.monotonic(), document)
+            return document
+
     def run(self, *, host: str | None = None, port: int | None = None) -> None:
         """Run until ``stop`` is set (or KeyboardInterrupt); HTTP on HAULER_LISTEN_ADDRESS."""
         host = self.settings.listen_address if host is None else host
         port = self.settings.recorder_port if port is None else port
         logfilter.install()
-        server = serve(self.metrics.registry, self.health, host, port, posts=self._posts())
+        server = serve(self.metrics.registry, self.health_document, host, port, posts=self._posts())
         log.info("recorder serving /metrics and /health on %s:%d", host, server.server_port)
         threads = [
             threading.Thread(target=self.writer.run, args=(self.stop,), name="writer"),
@@ -138,6 +161,7 @@ class Recorder:
                     last_inspect = time.monotonic()
                     self._count_workers()
                     parking.drain(self.settings)
+                    self.metrics.backups.load(self.settings)
             except Exception as exc:  # sampling is best effort; the event stream goes on
                 log.warning("queue sampling failed: %s", exc)
 
