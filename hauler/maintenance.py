@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,15 +21,13 @@ def cleanup(
     *,
     now: datetime,
     activity_days: int,
-    publish: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """Apply every retention rule; one count per kind of thing removed.
 
     Activity rows older than ``activity_days``, expired media cache entries, Celery
     results past their expiry, old logs, staging leftovers with no live transfer,
     retried dead letters and the backups the retention policy does not keep
-    (hauler/retention.py). ``publish`` enqueues a task by name (for ``backups.prune``
-    where the backups code is not installed).
+    (hauler/retention.py).
     """
     from hauler import retention
     from hauler.media import cache
@@ -41,14 +39,8 @@ def cleanup(
         "activity_deleted": removed,
         "media_cache_expired": expired,
         "cutoff": cutoff.isoformat(),
-        **retention.run(settings, now, publish or _celery_publish),
+        **retention.run(settings, now),
     }
-
-
-def _celery_publish(name: str) -> str:
-    from workers.app import app
-
-    return str(app.send_task(name).id)
 
 
 #: Statuses that end a task, strongest first: the one a task reached decides its outcome.

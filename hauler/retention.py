@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,19 +122,16 @@ def retried_dead_letters(url: str, older_than: datetime) -> int:
     return deadletter.purge(url, state="retried", older_than=older_than)
 
 
-def backups(settings: Settings, publish: Callable[[str], str]) -> dict[str, Any]:
-    """Apply the backup retention policy: the backups helper's prune, else by task name."""
-    try:
-        from hauler.backups import service  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return {"enqueued": "backups.prune", "task_id": publish("backups.prune")}
+def backups(settings: Settings, now: datetime) -> dict[str, Any]:
+    """Apply the backup retention policy (hauler/backups/retention.py) to the catalog."""
     from hauler import activity
+    from hauler.backups import service
 
-    result: dict[str, Any] = service.prune(settings, emit=activity.emit)
+    result: dict[str, Any] = service.prune(settings, now=now, emit=activity.emit)
     return {"pruned": len(result.get("pruned") or ()), "bytes": result.get("bytes", 0)}
 
 
-def run(settings: Settings, now: datetime, publish: Callable[[str], str]) -> dict[str, Any]:
+def run(settings: Settings, now: datetime) -> dict[str, Any]:
     """Everything but activity rows and the media cache; one count per kind of thing."""
     options = settings.maintenance
     epoch = now.timestamp()
@@ -151,5 +147,5 @@ def run(settings: Settings, now: datetime, publish: Callable[[str], str]) -> dic
             settings.staging_dir, settings.database_url, staging_cutoff
         ),
         "dead_letters_deleted": retried_dead_letters(settings.database_url, letters_cutoff),
-        "backups": backups(settings, publish),
+        "backups": backups(settings, now),
     }
