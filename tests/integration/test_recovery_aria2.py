@@ -16,13 +16,15 @@ from hauler.deadletter import list_letters
 from hauler.downloads import client_pause
 from hauler.downloads.clients.aria2 import Aria2Client
 from hauler.downloads.clients.jobs import JobState
-from hauler.recovery import records, settle
+from hauler.recovery import monitoring, records, settle
+from hauler.recovery.recover import Report, recover
 from hauler.store.db import session_scope
 from hauler.store.recovery_models import RecoveryAttempt
 from hauler.transfers import store
 from tests.integration.http_server import LoopbackServer, Resource
 from tests.integration.recovery_support import hand_off, job_in, recover_kwargs, wait_for
 from tests.integration.torrent_peers import Aria2Peer, aria2_peer
+from tests.support.arr_double import ArrDouble
 
 pytestmark = pytest.mark.integration
 __all__ = ["aria2_peer"]
@@ -55,6 +57,7 @@ def aria2(aria2_peer: Aria2Peer) -> Iterator[Aria2Client]:
     client = Aria2Client(aria2_peer.url, aria2_peer.secret, poll_interval=0.1, settle_timeout=5)
     yield client
     client.rpc.call("unpauseAll")  # a failed disk-full test must not leave aria2 paused
+    client.rpc.call("purgeDownloadResult")  # the next test sees only its own jobs
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def test_a_503_then_200_is_retried_in_aria2_and_recovered(
     )
     assert done.bytes_done == len(BODY)
     url = settings.database_url
-    assert store.by_id(url, transfer.id).attempts == 2  # rebound: one more attempt
+    wait_for("the transfer to be rebound", lambda: store.by_id(url, transfer.id).attempts == 2)
     failure = records.latest_for_transfer(url, transfer.id)
     assert (failure.category, failure.state, failure.strategy) == ("network", "recovering", "retry")
     assert failure.message == "The response status is not successful. status=503"
@@ -178,5 +181,94 @@ def test_a_full_disk_pauses_the_client_and_resumes_it_when_there_is_room(
         "the job to complete", lambda: job_in(aria2, transfer.job_id, JobState.COMPLETED), 30
     )
     assert done.bytes_done == 256 * 1024
-    failure = records.latest_for_transfer(settings.database_url, transfer.id)
-    assert (failure.category, failure.strategy) == ("disk-full", "resume")
+    failure = wait_for(
+        "the resumed retry to be recorded",
+        lambda: (
+            (f := records.latest_for_transfer(settings.database_url, transfer.id))
+            and f.strategy == "resume"
+            and f
+        ),
+    )
+    assert (failure.category, failure.state) == ("disk-full", "recovering")
+
+
+@pytest.fixture
+def sonarr() -> Iterator[ArrDouble]:
+    double = ArrDouble(api_key="sonarr-key-0123456789").start()
+    yield double
+    double.stop()
+
+
+def foreign_job(aria2: Aria2Client, url: str, folder: Path) -> str:
+    """A job someone else (Sonarr, a bot) added to aria2: no Hauler tag."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(aria2.rpc.call("addUri", [url], {"dir": str(folder)}))
+
+
+def test_polling_hands_a_failed_foreign_job_to_the_sonarr_that_grabbed_it(
+    server: LoopbackServer, env, aria2, sonarr: ArrDouble, tmp_path: Path, hauler_cli
+):
+    # given a foreign aria2 job that fails with a 404, which Sonarr's queue lists
+    server.resources["/episode.mkv"] = Resource(b"", status=404)
+    gid = foreign_job(aria2, server.url("/episode.mkv"), tmp_path / "sonarr")
+    wait_for("aria2 to fail", lambda: job_in(aria2, gid, JobState.FAILED))
+    sonarr.records = [{"id": 7, "downloadId": gid.upper(), "episodeId": 42, "title": "S01E01"}]
+    from hauler.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            **env,
+            "HAULER_RECOVERY_FOREIGN": "recover",
+            "HAULER_ARR_SONARR_URL": sonarr.url,
+            "HAULER_ARR_SONARR_API_KEY": sonarr.api_key,
+        }
+    )
+    outcomes: list[dict] = []
+
+    def hand_over(report: Report, correlation: str | None) -> None:
+        outcomes.append(recover(settings, report, lambda *a: None, clients=[aria2]))
+
+    # when failure polling passes over aria2 (twice: the second pass sees nothing new)
+    first = monitoring.poll(settings, [aria2], hand_over)
+    second = monitoring.poll(settings, [aria2], hand_over)
+
+    # then the job is monitored, its failure classified, and Sonarr told to blocklist it
+    # (DELETE /api/v3/queue/7?blocklist=true) and search again (EpisodeSearch)
+    assert [f["job_id"] for f in first.failed] == [gid] and second.failed == []
+    assert outcomes == [{"outcome": "recovered", "strategy": "arr", "note": outcomes[0]["note"]}]
+    deletes = [c for c in sonarr.calls if c["method"] == "DELETE"]
+    assert deletes[0]["path"] == "/api/v3/queue/7"
+    assert deletes[0]["query"]["blocklist"] == "true"
+    commands = [c["body"] for c in sonarr.calls if c["method"] == "POST"]
+    assert commands == [{"name": "EpisodeSearch", "episodeIds": [42]}]
+    assert {c["key"] for c in sonarr.calls} == {sonarr.api_key}
+    (row,) = monitoring.monitored(settings.database_url, client="aria2")
+    assert (row.job_id, row.state, row.failure_category) == (gid, "failed", "not-found")
+    failure = records.get(settings.database_url, row.failure_id)
+    assert (failure.state, failure.strategy, failure.foreign_job) == ("recovered", "arr", True)
+    # and `hauler failures --all` shows it, without the API key
+    shown = hauler_cli("failures", "--all")
+    assert shown.returncode == 0, shown.stderr
+    assert gid[:16] in shown.stdout and "not-found" in shown.stdout and "arr" in shown.stdout
+    assert sonarr.api_key not in shown.stdout + shown.stderr
+
+
+def test_under_report_a_foreign_failure_is_recorded_and_nothing_is_touched(
+    server: LoopbackServer, settings, aria2, tmp_path: Path
+):
+    # given a foreign aria2 job that fails (HAULER_RECOVERY_FOREIGN defaults to report)
+    server.resources["/other.mkv"] = Resource(b"", status=404)
+    gid = foreign_job(aria2, server.url("/other.mkv"), tmp_path / "bot")
+    wait_for("aria2 to fail", lambda: job_in(aria2, gid, JobState.FAILED))
+    outcomes: dict[str, dict] = {}
+
+    def hand_over(report: Report, correlation: str | None) -> None:
+        outcomes[report.job_id] = recover(settings, report, lambda *a: None, clients=[aria2])
+
+    # when failure polling passes (aria2 may list other tests' foreign jobs too)
+    monitoring.poll(settings, [aria2], hand_over)
+
+    # then the failure is recorded as reported, and aria2 still has the failed job
+    assert outcomes[gid] == {"outcome": "reported", "category": "not-found"}
+    assert job_in(aria2, gid, JobState.FAILED) is not None
+    assert server.resources["/other.mkv"].hits == 1
