@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hauler.archives.settings import ArchiveSettings
     from hauler.downloads.settings import DownloadSettings
     from hauler.media.settings import MediaSettings
+    from hauler.transfers.settings import WatchSettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -70,6 +71,7 @@ class Settings:
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
+    watch: WatchSettings = field(default_factory=lambda: _watch_defaults())  # HAULER_WATCH_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ class Settings:
             downloads=_downloads_from_env(reader),
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
+            watch=_watch_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -243,6 +246,18 @@ def _archives_from_env(reader: EnvReader) -> ArchiveSettings:
     from hauler.archives.settings import ArchiveSettings
 
     return ArchiveSettings.from_env(reader)
+
+
+def _watch_defaults() -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings()
+
+
+def _watch_from_env(reader: EnvReader) -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:
