@@ -48,13 +48,10 @@ def env(hauler_env: dict[str, str], aria2_peer: Aria2Peer) -> dict[str, str]:
 
 
 @pytest.fixture
-def workers(start_worker, env: dict[str, str]) -> Iterator[dict[str, object]]:
-    """One downloads worker with a single slot, one polling worker, one for the steps."""
-    yield {
-        "downloads": start_worker(["downloads"], name="dl", concurrency=1),
-        "polling": start_worker(["polling"], name="poll"),
-        "steps": start_worker(["health"], name="steps"),
-    }
+def workers(start_worker, env: dict[str, str]) -> Iterator[object]:
+    """ONE worker with ONE slot for downloads, the watch and the canvas steps: a fetch that
+    held its slot while aria2 downloads would leave no room for the watch to finish it."""
+    yield start_worker(["downloads", "polling", "health"], name="one", concurrency=1)
 
 
 def fetch(app: Celery, url: str, **kwargs: object):
@@ -121,7 +118,7 @@ def test_a_redelivered_fetch_reattaches_and_a_restart_of_every_worker_changes_no
     wait_for(lambda: store.get(pg_url, task_id) is not None, timeout=30)
     downloads.stop()
     # when the same message comes again (a redelivery) to a new worker
-    start_worker(["downloads"], name="dl-b")
+    start_worker(["downloads", "polling"], name="dl-b")
     client_app.send_task("downloads.fetch", args=[source], task_id=task_id,
                          kwargs={"client": "aria2"}, queue="downloads")  # fmt: skip
     wait_for(lambda: (first.info or {}).get("handed_off") is True, timeout=30)
@@ -131,7 +128,6 @@ def test_a_redelivered_fetch_reattaches_and_a_restart_of_every_worker_changes_no
         *aria2_peer.call("tellStopped", 0, 1000, ["gid", "dir"]),
     ]
     assert len([s["gid"] for s in listed if task_id in s["dir"]]) == 1
-    start_worker(["polling"], name="poll")
     with watching(client_app):
         result = first.get(timeout=60)
     assert hashlib.sha256(Path(result["path"]).read_bytes()).hexdigest() == SHA
