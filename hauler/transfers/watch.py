@@ -198,7 +198,7 @@ def hand_failure(
         return False
     category = "stalled" if state == store.STALLED else None
     _emit_failed(app, row, found, category, said)
-    if handover.hand_over(settings, row, found, state):
+    if handover.hand_over(app, row, found, state):
         log.info(
             "transfer %s (%s %s) %s: handed to recovery", row.id, row.client, row.job_id, state
         )
