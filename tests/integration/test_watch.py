@@ -75,7 +75,7 @@ def offer(server: LoopbackServer, body: bytes = BODY, **misbehaviour: object) ->
 
 
 def test_a_handed_off_download_frees_its_slot_and_ends_with_the_same_result(
-    workers, env, client_app: Celery, server: LoopbackServer, pg_url: str
+    workers, env, client_app: Celery, server: LoopbackServer, pg_url: str, hauler_cli
 ):
     # given a slow source (about 3 s through aria2) and a downloads worker with one slot
     slow = offer(server, chunk_delay=0.1, ranges=False)  # one connection: ~3 s
@@ -89,6 +89,10 @@ def test_a_handed_off_download_frees_its_slot_and_ends_with_the_same_result(
     assert not handed.ready()
     transfer = store.get(pg_url, handed.id)
     assert transfer is not None and transfer.client == "aria2" and transfer.job_id
+    # and `hauler transfers` lists it with its client and job
+    listing = hauler_cli("transfers").stdout
+    assert "handed off: 1" in listing and f"aria2:{transfer.job_id}" in listing
+    assert handed.id in listing
     # and when the watch runs, the caller's .get() ends with the usual result
     with watching(client_app) as passes:
         seen_progress = []
