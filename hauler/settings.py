@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hauler.downloads.settings import DownloadSettings
     from hauler.media.settings import MediaSettings
     from hauler.recovery.settings import RecoverySettings
+    from hauler.transfers.settings import WatchSettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -72,6 +73,7 @@ class Settings:
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
     recovery: RecoverySettings = field(default_factory=lambda: _recovery_defaults())
+    watch: WatchSettings = field(default_factory=lambda: _watch_defaults())  # HAULER_WATCH_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +127,7 @@ class Settings:
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
             recovery=_recovery_from_env(reader),
+            watch=_watch_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -259,6 +262,18 @@ def _recovery_from_env(reader: EnvReader) -> RecoverySettings:
     from hauler.recovery.settings import RecoverySettings
 
     return RecoverySettings.from_env(reader)
+
+
+def _watch_defaults() -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings()
+
+
+def _watch_from_env(reader: EnvReader) -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import CursorResult, func, select, update
 
 from hauler.failures.classify import Classification
 from hauler.store.db import session_scope
-from hauler.store.recovery_models import Failure, RecoveryAttempt
+from hauler.store.recovery_models import Failure, MonitoredJob, RecoveryAttempt
 
 OPEN = "open"  # seen, recovery not started
 RECOVERING = "recovering"  # an attempt is scheduled or running
@@ -203,3 +203,23 @@ def recovering(url: str) -> list[Failure]:
     with session_scope(url) as session:
         query = select(Failure).where(Failure.state == RECOVERING)
         return list(session.scalars(query.order_by(Failure.id)))
+
+
+def link_failure(url: str, monitored_id: int, failure_id: int, category: str) -> None:
+    """Note the failure recovery opened for a monitored job."""
+    with session_scope(url) as session:
+        session.execute(
+            update(MonitoredJob)
+            .where(MonitoredJob.id == monitored_id)
+            .values(failure_id=failure_id, failure_category=category)
+        )
+
+
+def mark_dead(url: str, monitored_id: int, failure_id: int) -> None:
+    """Recovery gave up on a monitored job: it is in the dead-letter view (``in_dlq``)."""
+    with session_scope(url) as session:
+        session.execute(
+            update(MonitoredJob)
+            .where(MonitoredJob.id == monitored_id)
+            .values(in_dlq=True, failure_id=failure_id)
+        )

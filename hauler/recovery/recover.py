@@ -191,11 +191,9 @@ def _context(
         foreign_job=transfer is None,
     )
     if created and report.monitored_id is not None:
-        from hauler.recovery import monitoring
-
-        monitoring.link_failure(url, report.monitored_id, failure.id, verdict.category.value)
+        records.link_failure(url, report.monitored_id, failure.id, verdict.category.value)
     context = _Context(settings, report, failure, verdict, transfer, schedule, chosen, now)
-    if created:
+    if created and transfer is None:  # the watch emitted it for Hauler's own transfers
         context.emit(
             "download.failed",
             category=verdict.category.value,
@@ -463,9 +461,7 @@ def _give_up(context: _Context, made: int, limit: int) -> dict[str, Any]:
     if context.transfer is not None:
         give_up_transfer(context.settings, context.transfer, message, failure.category)
     elif failure.monitored_id is not None:
-        from hauler.recovery import monitoring
-
-        monitoring.mark_dead(context.url, failure.monitored_id, failure.id)
+        records.mark_dead(context.url, failure.monitored_id, failure.id)
     return {"outcome": "gave-up", "category": failure.category, "message": message}
 
 

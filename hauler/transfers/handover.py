@@ -39,8 +39,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import Celery
+
+from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER
 from hauler.downloads.clients.jobs import ClientJob
-from hauler.settings import Settings
 from hauler.store.transfers_models import Transfer
 
 log = logging.getLogger(__name__)
@@ -64,14 +66,9 @@ def recovery_arguments(transfer: Transfer, found: ClientJob, state: str) -> dict
     }
 
 
-def hand_over(settings: Settings, transfer: Transfer, found: ClientJob, state: str) -> bool:
+def hand_over(app: Celery, transfer: Transfer, found: ClientJob, state: str) -> bool:
     """Publish ``recovery.recover`` for ``transfer``; False when recovery is unavailable
     (the caller then gives up on the transfer)."""
-    from celery import current_app
-
-    from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER
-
-    app = current_app
     if TASK not in app.tasks:
         return False
     headers = {CORRELATION_HEADER: transfer.correlation_id, CAUSATION_HEADER: transfer.task_id}

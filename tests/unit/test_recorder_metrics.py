@@ -29,3 +29,18 @@ def test_finished_transfers_add_their_bytes_by_direction_and_client_or_scheme() 
     assert _bytes(metrics, "download", "http") == 150
     assert _bytes(metrics, "upload", "s3") == 70
     assert _bytes(metrics, "download", "aria2") == 0
+
+
+def test_watch_passes_fill_the_pass_histogram_and_rows_the_transfer_gauge() -> None:
+    metrics = Metrics()
+    for seconds in (0.004, 0.03, 0.03):
+        metrics.observe({"type": "hauler-watch-pass", "seconds": seconds, "calls": 2}, None)
+    metrics.observe({"type": "hauler-watch-pass", "seconds": "soon"}, None)
+    sample = metrics.registry.get_sample_value
+    assert sample("hauler_watch_pass_seconds_count") == 3
+    assert sample("hauler_watch_pass_seconds_bucket", {"le": "0.005"}) == 1
+    metrics.set_transfers({("aria2", "downloading"): 3, ("nzbget", "done"): 1})
+    metrics.set_transfers({("aria2", "done"): 3, ("nzbget", "done"): 1})
+    labels = {"client": "aria2", "state": "downloading"}
+    assert sample("hauler_transfers", labels) == 0  # gone from the rows: back to zero
+    assert sample("hauler_transfers", {"client": "aria2", "state": "done"}) == 3
