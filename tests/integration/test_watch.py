@@ -43,6 +43,7 @@ def env(hauler_env: dict[str, str], aria2_peer: Aria2Peer) -> dict[str, str]:
         HAULER_DOWNLOADS_ARIA2_SECRET=aria2_peer.secret,
         HAULER_WATCH_INTERVAL="0.5",
         HAULER_WATCH_STALL_TIMEOUT="4",
+        HAULER_RECOVERY_MAX_ATTEMPTS="0",  # recovery gives up at once: no retry to wait for
     )
     return hauler_env
 
@@ -51,7 +52,7 @@ def env(hauler_env: dict[str, str], aria2_peer: Aria2Peer) -> dict[str, str]:
 def workers(start_worker, env: dict[str, str]) -> Iterator[object]:
     """ONE worker with ONE slot for downloads, the watch and the canvas steps: a fetch that
     held its slot while aria2 downloads would leave no room for the watch to finish it."""
-    yield start_worker(["downloads", "polling", "health"], name="one", concurrency=1)
+    yield start_worker(["downloads", "polling", "health", "recovery"], name="one", concurrency=1)
 
 
 def fetch(app: Celery, url: str, **kwargs: object):
@@ -169,7 +170,7 @@ def test_the_callers_chain_link_group_and_chord_go_on_after_the_watch(
     assert [v["bytes"] for v in chord_value] == [len(BODY), 4096]
 
 
-def test_a_failure_with_no_recovery_fails_the_task_clearly_and_calls_link_error(
+def test_a_failure_recovery_cannot_help_fails_the_task_clearly_and_calls_link_error(
     workers, env, client_app: Celery, server: LoopbackServer, redis_url: str, pg_url: str
 ):
     # given a source aria2 gets a 404 from (its errorCode 3, "resource not found")
@@ -181,7 +182,7 @@ def test_a_failure_with_no_recovery_fails_the_task_clearly_and_calls_link_error(
         with pytest.raises(Exception) as failed:
             handed.get(timeout=60)
     text = str(failed.value)
-    assert "aria2 could not download" in text and "recovery is unavailable" in text
+    assert "aria2 could not download" in text and "not-found" in text
     assert type(failed.value).__name__ == "DownloadFailed"
     # and the caller's errback ran with the task id, and the task is dead-lettered
     wait_for(lambda: notes(redis_url, key) == [handed.id], timeout=20)
