@@ -16,7 +16,7 @@ from hauler.deadletter import list_letters
 from hauler.downloads import client_pause
 from hauler.downloads.clients.aria2 import Aria2Client
 from hauler.downloads.clients.jobs import JobState
-from hauler.recovery import monitoring, records, settle
+from hauler.recovery import monitoring, records
 from hauler.recovery.recover import Report, recover
 from hauler.store.db import session_scope
 from hauler.store.recovery_models import RecoveryAttempt
@@ -25,6 +25,7 @@ from tests.integration.http_server import LoopbackServer, Resource
 from tests.integration.recovery_support import hand_off, job_in, recover_kwargs, wait_for
 from tests.integration.torrent_peers import Aria2Peer, aria2_peer
 from tests.support.arr_double import ArrDouble
+from tests.support.watching import watching
 
 pytestmark = pytest.mark.integration
 __all__ = ["aria2_peer"]
@@ -38,6 +39,8 @@ def env(hauler_env: dict[str, str], aria2_peer: Aria2Peer) -> dict[str, str]:
         **hauler_env,
         "HAULER_DOWNLOADS_ARIA2_URL": aria2_peer.url,
         "HAULER_DOWNLOADS_ARIA2_SECRET": aria2_peer.secret,
+        "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32",
+        "HAULER_WATCH_INTERVAL": "0.5",
         "HAULER_RECOVERY_BACKOFF": "0.2",
         "HAULER_RECOVERY_BACKOFF_MAX": "1",
         "HAULER_RECOVERY_DISK_CHECK_SECONDS": "0.3",
@@ -66,38 +69,33 @@ def worker(start_worker, env):
 
 
 def test_a_503_then_200_is_retried_in_aria2_and_recovered(
-    server: LoopbackServer, settings, aria2, worker, client_app
+    server: LoopbackServer, env, settings, start_worker, client_app
 ):
-    # given a transfer aria2 stopped on a 503 (aria2 errorCode 29, HTTP_SERVICE_UNAVAILABLE)
-    server.resources["/busy.bin"] = Resource(BODY, fail_first=1, fail_status=503)
-    transfer, _ = hand_off(settings, aria2, server.url("/busy.bin"))
-    failed = wait_for("aria2 to fail", lambda: job_in(aria2, transfer.job_id, JobState.FAILED))
-    assert failed.details["errorCode"] == "29"
-    assert failed.message == "The response status is not successful. status=503"
-
-    # when the watch hands it to recovery
-    answer = client_app.send_task(
-        "recovery.recover", kwargs=recover_kwargs(transfer, failed), queue="recovery"
-    ).get(timeout=30)
-
-    # then a retry is scheduled (not slept), runs, and aria2 downloads it again
-    assert answer["outcome"] == "scheduled" and answer["strategy"] == "retry"
-    assert 0.1 <= answer["countdown"] <= 0.2
-    done = wait_for(
-        "aria2 to finish the retry", lambda: job_in(aria2, transfer.job_id, JobState.COMPLETED)
-    )
-    assert done.bytes_done == len(BODY)
+    # given Hauler with aria2, the watch and recovery on one worker, and a source that
+    # answers 503 twice — to Hauler's redirect check, then to aria2 (which stops: errorCode
+    # 29 HTTP_SERVICE_UNAVAILABLE) — and then 200
+    server.resources["/busy.bin"] = Resource(BODY, fail_first=2, fail_status=503)
+    start_worker(["downloads", "polling", "recovery"], name="all", env=env)
+    # when a caller fetches it through aria2 and waits, as any Celery client would
+    with watching(client_app):
+        handed = client_app.send_task(
+            "downloads.fetch",
+            args=[server.url("/busy.bin")],
+            kwargs={"client": "aria2"},
+            queue="downloads",
+        )
+        result = handed.get(timeout=60)
+    # then the download ends well: the watch handed the failure over, recovery scheduled
+    # a retry in aria2, and the watch finished the retried job
+    assert result["bytes"] == len(BODY) and result["client"] == "aria2"
+    assert server.resources["/busy.bin"].hits == 3
     url = settings.database_url
-    wait_for("the transfer to be rebound", lambda: store.by_id(url, transfer.id).attempts == 2)
+    transfer = store.get(url, handed.id)
+    assert transfer.attempts == 2 and transfer.state == store.DONE
     failure = records.latest_for_transfer(url, transfer.id)
-    assert (failure.category, failure.state, failure.strategy) == ("network", "recovering", "retry")
+    assert (failure.category, failure.state, failure.strategy) == ("network", "recovered", "retry")
     assert failure.message == "The response status is not successful. status=503"
-    # and once the watch has finished it, the recovery is settled as recovered
-    store.finish(url, transfer.id, {"path": done.path, "bytes": done.bytes_done}, None)
-    assert settle.transfer_ended(settings, transfer.id) == {
-        "failure_id": failure.id,
-        "outcome": "recovered",
-    }
+    assert failure.rule == "aria2 release-1.36.0 src/error_code.h:75 HTTP_SERVICE_UNAVAILABLE"
     with session_scope(url) as session:
         attempts = list(session.scalars(select(RecoveryAttempt)))
     assert [(a.strategy, a.number, a.outcome) for a in attempts] == [("retry", 1, "recovered")]
