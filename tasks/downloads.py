@@ -32,6 +32,7 @@ def fetch(
     sha256: str | None = None,
     max_bytes: int | None = None,
     then: list[dict[str, Any]] | None = None,
+    mirrors: list[str] | None = None,
 ) -> dict[str, Any]:
     """Download ``url`` into the download root; returns path, bytes, sha256 and client.
 
@@ -40,7 +41,7 @@ def fetch(
     result and continues the caller's canvas when the client is done.
     """
     settings = get_settings()
-    request = service.validate(settings, url, dest, filename, client, sha256, max_bytes)
+    request = service.validate(settings, url, dest, filename, client, sha256, max_bytes, mirrors)
     steps = validate_then(then)
     task = current_task
     task_id = task.request.id
@@ -52,7 +53,8 @@ def fetch(
     )
     if hands_off(chosen):
         given = {"url": url, "dest": dest, "filename": filename, "client": client,
-                 "sha256": sha256, "max_bytes": max_bytes, "then": then}  # fmt: skip
+                 "sha256": sha256, "max_bytes": max_bytes, "then": then,
+                 "mirrors": mirrors}  # fmt: skip
         # PROGRESS first: the watch may store SUCCESS as soon as the row exists
         task.update_state(
             state="PROGRESS",

@@ -18,6 +18,7 @@ from hauler.downloads import modes, selection
 from hauler.downloads.clients.base import DownloadClient, Finished, Job, StreamingClient
 from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
+from hauler.downloads.mirrors import validate_mirrors
 from hauler.downloads.redirects import final_url
 from hauler.downloads.safety import inside, safe_name
 from hauler.errors import InvalidArgument, PermanentError, RetryableError, TooLarge
@@ -44,6 +45,7 @@ class Request:
     client: str
     sha256: str | None
     max_bytes: int | None
+    mirrors: tuple[str, ...] = ()  # other sources of the same content (recovery uses them)
 
 
 def validate(
@@ -54,6 +56,7 @@ def validate(
     client: Any,
     sha256: Any,
     max_bytes: Any,
+    mirrors: Any = None,
 ) -> Request:
     """Check every argument; the error names the one that is wrong."""
     link = classify(url)
@@ -70,7 +73,9 @@ def validate(
         raise InvalidArgument("sha256", "must be 64 hexadecimal characters")
     if max_bytes is not None and not _positive_int(max_bytes):
         raise InvalidArgument("max_bytes", "must be a positive whole number of bytes")
-    return Request(link, target, filename, client, sha256.lower() if sha256 else None, max_bytes)
+    others = validate_mirrors(mirrors, link, lambda m: _check_local(settings, m))
+    digest = sha256.lower() if sha256 else None
+    return Request(link, target, filename, client, digest, max_bytes, others)
 
 
 def _positive_int(value: Any) -> bool:

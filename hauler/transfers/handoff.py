@@ -9,6 +9,7 @@ finds its transfer (:func:`reattach`) and submits nothing.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery, states
@@ -66,12 +67,20 @@ def hand_off(
         filename=request.filename,
         then=then,
         canvas=canvas,
-        details=dict(submitted.details),
+        details={
+            **submitted.details,
+            **({"mirrors": list(request.mirrors)} if request.mirrors else {}),
+        },
     )
     row, created = store.create(settings.database_url, new)
     if created:
         selection.begin(broker.shared(settings.broker_url), client.name)
     return row
+
+
+def _details(submitted: Mapping[str, Any], mirrors: tuple[str, ...]) -> dict[str, Any]:
+    """What the client answered, and the mirrors recovery may hand over later."""
+    return {**submitted, "mirrors": list(mirrors)} if mirrors else dict(submitted)
 
 
 def progress_meta(row: Transfer) -> dict[str, Any]:

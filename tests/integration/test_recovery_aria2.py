@@ -270,3 +270,39 @@ def test_under_report_a_foreign_failure_is_recorded_and_nothing_is_touched(
     assert outcomes[gid] == {"outcome": "reported", "category": "not-found"}
     assert job_in(aria2, gid, JobState.FAILED) is not None
     assert server.resources["/other.mkv"].hits == 1
+
+
+def test_a_404_with_a_mirror_is_fetched_from_the_mirror_and_checked_against_sha256(
+    server: LoopbackServer, env, settings, start_worker, client_app
+):
+    import hashlib
+
+    # given a source that is gone (404) and a mirror of the same content
+    server.resources["/gone-here.bin"] = Resource(b"", status=404)
+    server.resources["/mirror/same.bin"] = Resource(BODY)
+    start_worker(["downloads", "polling", "recovery"], name="all", env=env)
+    # when a caller fetches it with mirrors= and sha256=
+    with watching(client_app):
+        handed = client_app.send_task(
+            "downloads.fetch",
+            args=[server.url("/gone-here.bin")],
+            kwargs={
+                "client": "aria2",
+                "mirrors": [server.url("/mirror/same.bin")],
+                "sha256": hashlib.sha256(BODY).hexdigest(),
+            },
+            queue="downloads",
+        )
+        result = handed.get(timeout=60)
+    # then recovery (not-found: never the same source again) handed the mirror to aria2
+    assert result["sha256"] == hashlib.sha256(BODY).hexdigest()
+    assert server.resources["/mirror/same.bin"].hits >= 1
+    url = settings.database_url
+    transfer = store.get(url, handed.id)
+    assert transfer.url == server.url("/mirror/same.bin")
+    failure = records.latest_for_transfer(url, transfer.id)
+    assert (failure.category, failure.state, failure.strategy) == (
+        "not-found",
+        "recovered",
+        "mirror",
+    )

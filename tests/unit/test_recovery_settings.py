@@ -56,3 +56,26 @@ def test_bad_recovery_settings_are_named_each_on_a_line():
 def test_the_redis_visibility_timeout_outlasts_the_longest_recovery_wait():
     settings = Settings.from_env({"HAULER_RECOVERY_BACKOFF_MAX": "90000"})
     assert settings.effective_visibility_timeout > 90000
+
+
+def test_mirrors_are_checked_like_the_url_and_named_in_errors(tmp_path):
+    from hauler.downloads import fetch
+    from hauler.errors import InvalidArgument
+
+    settings = Settings.from_env({"HAULER_DATA_DIR": str(tmp_path)})
+    url = "http://127.0.0.1:1/a.bin"
+    request = fetch.validate(
+        settings, url, None, None, "auto", None, None, ["http://127.0.0.1:2/a.bin"]
+    )
+    assert request.mirrors == ("http://127.0.0.1:2/a.bin",)
+    assert fetch.validate(settings, url, None, None, "auto", None, None).mirrors == ()
+    for bad, why in (
+        ("http://127.0.0.1:2/a.bin", "list"),
+        ([url], "repeats"),
+        (["gopher://x/y"], "entry 0"),
+        ([str(tmp_path / "absent.nzb")], "entry 0"),
+        ([f"http://127.0.0.1:{n}/a" for n in range(9)], "at most"),
+    ):
+        with pytest.raises(InvalidArgument, match=why) as raised:
+            fetch.validate(settings, url, None, None, "auto", None, None, bad)
+        assert raised.value.argument == "mirrors"
