@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select
 
+from hauler import activity
 from hauler.deadletter import list_letters
 from hauler.downloads import client_pause
 from hauler.downloads.clients.aria2 import Aria2Client
@@ -69,7 +71,7 @@ def worker(start_worker, env):
 
 
 def test_a_503_then_200_is_retried_in_aria2_and_recovered(
-    server: LoopbackServer, env, settings, start_worker, client_app
+    server: LoopbackServer, env, settings, start_worker, client_app, recorder, hauler_env
 ):
     # given Hauler with aria2, the watch and recovery on one worker, and a source that
     # answers 503 twice — to Hauler's redirect check, then to aria2 (which stops: errorCode
@@ -99,6 +101,25 @@ def test_a_503_then_200_is_retried_in_aria2_and_recovered(
     with session_scope(url) as session:
         attempts = list(session.scalars(select(RecoveryAttempt)))
     assert [(a.strategy, a.number, a.outcome) for a in attempts] == [("retry", 1, "recovered")]
+    # and the download's timeline tells it, under its own correlation id
+    wanted = ["download.failed", "recovery.retry-started", "recovery.recovered"]
+
+    def timeline() -> list[str] | None:
+        kinds = [row.event_type for row in activity.timeline(url, handed.id)]
+        return kinds if all(k in kinds for k in wanted) else None
+
+    kinds = wait_for("the recovery events", timeline, 20)
+    assert [k for k in kinds if k in wanted] == wanted
+    rows = {r.event_type: r for r in activity.timeline(url, handed.id)}
+    assert rows["download.failed"].payload["category"] == "network"
+    started = rows["recovery.retry-started"]
+    assert started.causation_id == handed.id  # caused by the download's own task
+    assert (started.payload["strategy"], started.payload["attempt"]) == ("retry", 1)
+    # and the recorder's metrics count the failure and the recovery
+    port = hauler_env["HAULER_RECORDER_PORT"]
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert 'hauler_download_failures_total{category="network",client="aria2"} 1.0' in text
+    assert 'hauler_recoveries_total{outcome="recovered",strategy="retry"} 1.0' in text
 
 
 def test_a_404_is_not_retried_and_is_given_up_in_aria2s_words(
