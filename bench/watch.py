@@ -1,7 +1,7 @@
 """The watch against the old way: 200 downloads handed to one real aria2, slow loopback sources.
 
 Setup: a real ``aria2c`` (RPC on loopback), a loopback HTTP server sending each of 200
-files in 64 KiB chunks 2 s apart (one connection each, so every transfer stays active
+files (8 MiB) in 64 KiB chunks 3 s apart (one connection each, so every transfer stays active
 for the whole run), a real Hauler ``downloads`` worker (concurrency 4), SQLite, Redis.
 
 Hauler (hand-off): 200 ``downloads.fetch`` are sent by name; each submits its job to
@@ -101,9 +101,10 @@ def main() -> None:
     redis.Redis.from_url(args.redis).flushdb()
     server = LoopbackServer().start()
     paths = []
+    body = os.urandom(8 * 1024 * 1024)  # 128 chunks 3 s apart: ~6 minutes per transfer
     for i in range(n):
         path = f"/slow/{i}.bin"
-        server.resources[path] = Resource(os.urandom(1024 * 1024), chunk_delay=2.0, ranges=False)
+        server.resources[path] = Resource(body, chunk_delay=3.0, ranges=False)
         paths.append(path)
     port, secret = free_port(), secrets.token_hex(8)
     (work / "aria2").mkdir()
@@ -206,7 +207,8 @@ def main() -> None:
         )
         print(
             f"watch pass over {client_pass.followed} transfers: {new_wall * 1000:.1f} ms wall, "
-            f"{new_calls} API call(s) to aria2, {report.progressed} progress updates"
+            f"{new_calls} API call(s) to aria2 ({client_pass.seconds * 1000:.1f} ms), "
+            f"{report.progressed} progress updates, {report.finished} finished"
         )
         print(
             f"baseline (one poll loop per download): {old_held} slots held, {old_calls} API "
