@@ -144,14 +144,20 @@ def main() -> None:
             for p in paths
         ]  # fmt: skip
         wait(
-            lambda: all((r.info or {}).get("handed_off") for r in results),
+            lambda: (
+                len(store.watched(settings.database_url)) == n
+                and all((r.info or {}).get("handed_off") for r in results)
+            ),
             300,
             "every fetch to be handed off",
             every=0.5,
         )
         handed_seconds = time.monotonic() - started
-        active = app.control.inspect(timeout=2).active() or {}
-        held = sum(len(tasks) for tasks in active.values())
+        held = n
+        settle = time.monotonic() + 10  # the last tasks return from Ignore a moment later
+        while time.monotonic() < settle and held:
+            active = app.control.inspect(timeout=2).active() or {}
+            held = sum(len(tasks) for tasks in active.values())
         rows = store.watched(settings.database_url)
         run_pass(settings, app)  # a first pass moves them from submitted to downloading
         report = run_pass(settings, app, clients={"aria2": aria2_client})

@@ -53,7 +53,7 @@ def fetch(
     if hands_off(chosen):
         given = {"url": url, "dest": dest, "filename": filename, "client": client,
                  "sha256": sha256, "max_bytes": max_bytes, "then": then}  # fmt: skip
-        # PROGRESS first: the watch may store SUCCESS as soon as the row exists
+        # PROGRESS first (a redelivery's STARTED must not stay); "handed_off" once recorded
         task.update_state(
             state="PROGRESS",
             meta={
@@ -62,7 +62,8 @@ def fetch(
                 "rate": 0.0,
                 "eta": None,
                 "client": chosen.name,
-                "handed_off": True,
+                "state": "submitting",
+                "handed_off": False,
             },
         )
         row = handoff.hand_off(
@@ -76,6 +77,7 @@ def fetch(
             canvas=canvas.capture(task.request, given),
             then=steps,
         )
+        handoff.reattach(settings, task.app, task_id)  # PROGRESS from the row, or its end
         activity.emit(
             "download.handed-off",
             client=row.client,
