@@ -55,7 +55,7 @@ def fetch(
         given = {"url": url, "dest": dest, "filename": filename, "client": client,
                  "sha256": sha256, "max_bytes": max_bytes, "then": then,
                  "mirrors": mirrors}  # fmt: skip
-        # PROGRESS first: the watch may store SUCCESS as soon as the row exists
+        # PROGRESS first (a redelivery's STARTED must not stay); "handed_off" once recorded
         task.update_state(
             state="PROGRESS",
             meta={
@@ -64,7 +64,8 @@ def fetch(
                 "rate": 0.0,
                 "eta": None,
                 "client": chosen.name,
-                "handed_off": True,
+                "state": "submitting",
+                "handed_off": False,
             },
         )
         row = handoff.hand_off(
@@ -78,6 +79,7 @@ def fetch(
             canvas=canvas.capture(task.request, given),
             then=steps,
         )
+        handoff.reattach(settings, task.app, task_id)  # PROGRESS from the row, or its end
         activity.emit(
             "download.handed-off",
             client=row.client,

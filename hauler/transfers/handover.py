@@ -24,10 +24,12 @@ again until recovery does one of these:
   follows the new job (SABnzbd ``mode=retry`` gives a new nzo_id; aria2 re-added under
   the same tag keeps its gid). Mark ``store.set_state(url, id, "recovering")`` while a
   scheduled (countdown) retry waits, so the stall clock does not fire again.
-- **gave up**: call :func:`hauler.transfers.finishing.give_up` ``(settings, transfer_id,
-  message, category=…)`` — the task's result becomes FAILURE (``DownloadFailed`` naming
-  the client, job and category, in the client's words), the caller's ``link_error``
-  errbacks and chord run, a dead letter is written, ``download.failed`` is emitted.
+- **gave up**: call :func:`hauler.transfers.finishing.give_up` ``(settings, app,
+  transfer_id, message, category=…)`` — the task's result becomes FAILURE
+  (``DownloadFailed`` naming the client, job and category, in the client's words), the
+  caller's ``link_error`` errbacks and chord run, the staging directory goes and a dead
+  letter is written. The watch already emitted ``download.failed`` when it saw the
+  failure; recovery emits its own ``recovery.*`` events.
 
 When recovery is not available (no ``recovery.recover`` task in this process's app, or
 the publish fails) the watch gives up at once the same way, with a message that says

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hauler.store.db import session_scope
@@ -200,32 +200,46 @@ class Progress:
     rate: float | None
     client_status: str | None
     grew: bool  # the byte count went up (or the client is queueing or post-processing)
+    progressed_at: datetime | None = None  # kept when not ``grew``
 
 
 def progress_many(url: str, updates: Iterable[Progress]) -> None:
-    """Note the progress of many followed transfers in one transaction (a row that recovery
-    or finishing took meanwhile is left alone)."""
-    updates = list(updates)
-    if not updates:
-        return
+    """Note the progress of many followed transfers in one statement executed for all (a
+    row that recovery or finishing took meanwhile is left alone)."""
     stamp = now()
+    rows = [
+        {
+            "b_id": item.transfer_id,
+            "b_state": item.state,
+            "b_done": item.bytes_done,
+            "b_total": item.bytes_total,
+            "b_rate": item.rate,
+            "b_status": item.client_status,
+            "b_progressed": stamp if item.grew else item.progressed_at,
+        }
+        for item in updates
+    ]
+    if not rows:
+        return
+    table = cast(Table, Transfer.__table__)
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            or_(*(table.c.state == state for state in sorted(FOLLOWED))),  # no IN: executemany
+        )
+        .values(
+            state=bindparam("b_state"),
+            bytes_done=bindparam("b_done"),
+            bytes_total=bindparam("b_total"),
+            rate=bindparam("b_rate"),
+            client_status=bindparam("b_status"),
+            progressed_at=bindparam("b_progressed"),
+            updated_at=stamp,
+        )
+    )
     with session_scope(url) as session:
-        for item in updates:
-            values: dict[str, Any] = {
-                "state": item.state,
-                "bytes_done": item.bytes_done,
-                "bytes_total": item.bytes_total,
-                "rate": item.rate,
-                "client_status": item.client_status,
-                "updated_at": stamp,
-            }
-            if item.grew:
-                values["progressed_at"] = stamp
-            session.execute(
-                update(Transfer)
-                .where(Transfer.id == item.transfer_id, Transfer.state.in_(list(FOLLOWED)))
-                .values(**values)
-            )
+        session.connection().execute(statement, rows)
 
 
 def rebind_quietly(url: str, transfer_id: int, job_id: str) -> bool:

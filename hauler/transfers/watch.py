@@ -242,6 +242,7 @@ def _missing(row: Transfer) -> ClientJob:
 def _progress(settings: Settings, app: Celery, updates: list[tuple[Transfer, ClientJob]]) -> int:
     """Write the rows and PROGRESS states of transfers whose figures changed; how many."""
     changed = []
+    metas: list[tuple[str, dict[str, Any]]] = []
     for row, found in updates:
         state = store.DOWNLOADING
         same = (
@@ -262,13 +263,39 @@ def _progress(settings: Settings, app: Celery, updates: list[tuple[Transfer, Cli
                 rate=found.rate,
                 client_status=found.status,
                 grew=grew,
+                progressed_at=row.progressed_at,
             )
         )
         row.bytes_done, row.bytes_total, row.rate = found.bytes_done, found.bytes_total, found.rate
         row.state, row.client_status = state, found.status
-        app.backend.store_result(row.task_id, progress_meta(row), "PROGRESS")
+        metas.append((row.task_id, progress_meta(row)))
     store.progress_many(settings.database_url, changed)
+    store_progress(app, metas)
     return len(changed)
+
+
+def store_progress(app: Celery, metas: list[tuple[str, dict[str, Any]]]) -> None:
+    """Store many tasks' PROGRESS states: in one Redis pipeline when the result backend is
+    Celery's Redis backend, else one ``store_result`` each.
+
+    The pipeline skips the backend's read-before-write (which keeps a SUCCESS from being
+    overwritten): only the watch, under its lock, stores a handed-off task's final state,
+    and it never stores PROGRESS for a transfer it finished.
+    """
+    backend = app.backend
+    client = getattr(backend, "client", None)
+    meta_of = getattr(backend, "_get_result_meta", None)
+    if client is None or meta_of is None or not hasattr(client, "pipeline"):
+        for task_id, meta in metas:
+            backend.store_result(task_id, meta, "PROGRESS")
+        return
+    with client.pipeline(transaction=False) as pipe:
+        for task_id, meta in metas:
+            stored = meta_of(result=meta, state="PROGRESS", traceback=None, request=None)
+            stored["task_id"] = task_id
+            key = backend.get_key_for_task(task_id)
+            pipe.set(key, backend.encode(stored), ex=backend.expires or None)
+        pipe.execute()
 
 
 def _aware(moment: datetime) -> datetime:
