@@ -118,13 +118,19 @@ def set_state(url: str, failure_id: int, state: str, **values: Any) -> bool:
         return bool(isinstance(result, CursorResult) and result.rowcount == 1)
 
 
-def attempts_made(url: str, transfer_id: int | None, failure_id: int) -> int:
+def attempts_made(
+    url: str, transfer_id: int | None, failure_id: int, monitored_id: int | None = None
+) -> int:
     """Recovery attempts counted so far: per Hauler download when there is one (across
-    every failure of it and every client job id it had), else per failure."""
+    every failure of it and every client job id it had), per monitored foreign job across
+    its failures, else per failure."""
     with session_scope(url) as session:
         query = select(func.count(RecoveryAttempt.id)).where(RecoveryAttempt.strategy.in_(COUNTED))
         if transfer_id is not None:
             query = query.where(RecoveryAttempt.transfer_id == transfer_id)
+        elif monitored_id is not None:
+            failures = select(Failure.id).where(Failure.monitored_id == monitored_id)
+            query = query.where(RecoveryAttempt.failure_id.in_(failures))
         else:
             query = query.where(RecoveryAttempt.failure_id == failure_id)
         return int(session.scalar(query) or 0)
@@ -222,4 +228,13 @@ def mark_dead(url: str, monitored_id: int, failure_id: int) -> None:
             update(MonitoredJob)
             .where(MonitoredJob.id == monitored_id)
             .values(in_dlq=True, failure_id=failure_id)
+        )
+
+
+def mark_retried(url: str, monitored_id: int) -> None:
+    """A monitored job was started again by recovery: the next pass sees any state it is
+    in then (failed again, too) as a change."""
+    with session_scope(url) as session:
+        session.execute(
+            update(MonitoredJob).where(MonitoredJob.id == monitored_id).values(state="retried")
         )

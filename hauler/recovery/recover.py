@@ -247,7 +247,7 @@ def _run(context: _Context) -> dict[str, Any]:
     if verdict.category is Category.DISK_FULL:
         return _disk_full(context)
     tried = {a.strategy for a in records.attempts_of(context.url, failure.id)}
-    made = records.attempts_made(context.url, failure.transfer_id, failure.id)
+    made = _made(context)
     limit = context.settings.recovery.max_attempts
     for strategy in verdict.strategies:
         if strategy is Strategy.REPORT:
@@ -261,10 +261,18 @@ def _run(context: _Context) -> dict[str, Any]:
         result = _attempt(context, strategy, made + (strategy is not Strategy.ARR))
         if result is not None:
             return result
-        made = records.attempts_made(context.url, failure.transfer_id, failure.id)
+        made = records.attempts_made(
+            context.url, failure.transfer_id, failure.id, failure.monitored_id
+        )
         tried.add(strategy.value)
         context.report = replace(context.report, due=False)
     return _give_up(context, made, limit)
+
+
+def _made(context: _Context) -> int:
+    """Attempts counted so far against HAULER_RECOVERY_MAX_ATTEMPTS."""
+    failure = context.failure
+    return records.attempts_made(context.url, failure.transfer_id, failure.id, failure.monitored_id)
 
 
 def _applicable(
@@ -380,6 +388,8 @@ def _attempt(context: _Context, strategy: Strategy, number: int) -> dict[str, An
     )
     if context.transfer is not None:
         transfers.rebind(context.url, context.transfer.id, new_job, client=client_name)
+    elif failure.monitored_id is not None:
+        records.mark_retried(context.url, failure.monitored_id)
     return {
         "outcome": "retrying",
         "strategy": strategy.value,
@@ -497,7 +507,7 @@ def _disk_full(context: _Context) -> dict[str, Any]:
     actions.resume()
     if client_pause.resume(store, client.name):
         context.emit("client.resumed", free_bytes=free)
-    number = records.attempts_made(context.url, failure.transfer_id, failure.id) + 1
+    number = _made(context) + 1
     attempt_id = records.start_attempt(
         context.url, failure, number, "resume", client.name, failure.job_id
     )
@@ -517,4 +527,6 @@ def _disk_full(context: _Context) -> dict[str, Any]:
     )
     if context.transfer is not None:
         transfers.rebind(context.url, context.transfer.id, new, client=client.name)
+    elif failure.monitored_id is not None:
+        records.mark_retried(context.url, failure.monitored_id)
     return {"outcome": "retrying", "strategy": "resume", "client": client.name, "job_id": new}

@@ -327,3 +327,44 @@ def test_a_404_with_a_mirror_is_fetched_from_the_mirror_and_checked_against_sha2
         "recovered",
         "mirror",
     )
+
+
+def test_a_foreign_job_that_keeps_failing_is_retried_at_most_three_times_with_growing_waits(
+    server: LoopbackServer, env, aria2, tmp_path: Path
+):
+    from hauler.settings import Settings
+
+    # given a foreign aria2 job whose source answers 503 every time, under recover
+    server.resources["/always-busy.bin"] = Resource(BODY, fail_first=99, fail_status=503)
+    gid = foreign_job(aria2, server.url("/always-busy.bin"), tmp_path / "bot")
+    settings = Settings.from_env({**env, "HAULER_RECOVERY_FOREIGN": "recover"})
+    waits: list[float] = []
+    outcomes: list[dict] = []
+
+    pending: list[Report] = []
+
+    def schedule(kwargs: dict, countdown: float, _correlation: str | None) -> None:
+        waits.append(countdown)
+        pending.append(Report(**kwargs))
+
+    def run(report: Report) -> None:
+        pending.append(report)
+        while pending:  # what the recovery queue does with the scheduled calls, in order
+            outcomes.append(recover(settings, pending.pop(0), schedule, clients=[aria2]))
+
+    # when failure polling passes each time aria2 has failed it again
+    for _ in range(5):
+        wait_for("aria2 to fail", lambda: job_in(aria2, gid, JobState.FAILED))
+        monitoring.poll(settings, [aria2], lambda report, _c: run(report))
+        if outcomes and outcomes[-1]["outcome"] == "gave-up":
+            break
+
+    # then it was retried three times, waiting longer each time (jittered), then given up
+    retries = [o for o in outcomes if o["outcome"] == "retrying"]
+    assert [o["attempt"] for o in retries] == [1, 2, 3]
+    assert outcomes[-1]["outcome"] == "gave-up" and "3 of 3 attempts" in outcomes[-1]["message"]
+    assert [round(w, 3) <= cap for w, cap in zip(waits, (0.2, 0.4, 0.8), strict=True)] == [True] * 3
+    assert waits[1] >= 0.2 and waits[2] >= 0.4  # equal jitter: never shorter than d/2
+    assert server.resources["/always-busy.bin"].hits == 4
+    (row,) = [r for r in monitoring.monitored(settings.database_url) if r.job_id == gid]
+    assert row.in_dlq
