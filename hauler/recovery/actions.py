@@ -11,7 +11,7 @@ stay as the watch built them:
   (``torrents/start`` from 5.0); pause/resume all; ``server_state.free_space_on_disk``.
 - NZBGet: ``editqueue`` ``HistoryRetryFailed`` (fetch only the failed articles) for
   incomplete jobs, ``HistoryRedownload`` otherwise; ``pausedownload`` /
-  ``resumedownload``; ``status`` ``FreeDiskSpaceMB``.
+  ``resumedownload``; ``status`` ``FreeDiskSpaceHi``/``Lo`` (of its DestDir).
 - SABnzbd: ``mode=retry`` (answers a *new* nzo_id); ``mode=pause`` / ``mode=resume``;
   ``queue`` ``diskspace1`` (GB free in its download folder).
 """
@@ -106,8 +106,8 @@ class QbittorrentActions:
 
     def free_bytes(self) -> int | None:
         state = (self.api.get("sync/maindata") or {}).get("server_state") or {}
-        free = state.get("free_space_on_disk")
-        return int(free) if isinstance(free, int | float) else None
+        free = state.get("free_space_on_disk")  # -1 until qBittorrent has looked
+        return int(free) if isinstance(free, int | float) and free >= 0 else None
 
     def _start(self, hashes: str) -> None:
         response = self.api.request("POST", "torrents/resume", data={"hashes": hashes})
@@ -135,8 +135,11 @@ class NzbgetActions:
 
     def free_bytes(self) -> int | None:
         status = self.client.call("status") or {}
-        free = status.get("FreeDiskSpaceMB")
-        return int(free) * 1024 * 1024 if isinstance(free, int) else None
+        high, low = status.get("FreeDiskSpaceHi"), status.get("FreeDiskSpaceLo")
+        if not isinstance(high, int) or not isinstance(low, int):
+            return None
+        free = (high << 32) | low  # XmlRpc.cpp: FileSystem::FreeDiskSize(DestDir), split
+        return None if free >= 2**63 else free  # -1: DestDir cannot be read (not made yet)
 
 
 class SabnzbdActions:

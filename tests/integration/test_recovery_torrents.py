@@ -72,6 +72,19 @@ def test_an_unseeded_torrent_and_magnet_are_stalled_and_retried_in_qbittorrent(
     failure = records.get(settings.database_url, kwargs["failure_id"])
     assert (failure.category, failure.state, failure.foreign_job) == ("stalled", "recovering", True)
     assert qbittorrent_peer.torrents(hashes=torrent.info_hash)  # still there, started again
+    # and the disk-full actions work on it: pause all, resume all (its free space is -1,
+    # unknown, for 30 s after it starts: synccontroller.cpp:56 FREEDISKSPACE_CHECK_TIMEOUT)
+    from hauler.recovery.actions import actions_for
+
+    actions = actions_for(client)
+    actions.pause()
+    wait_for("pausedDL", lambda: state_of(qbittorrent_peer, torrent.info_hash, "pausedDL"), 10)
+    actions.resume()
+    wait_for(
+        "running again",
+        lambda: state_of(qbittorrent_peer, torrent.info_hash, "stalledDL", "downloading", "metaDL"),
+        10,
+    )
     for info_hash in (torrent.info_hash, other.info_hash):
         qbittorrent_peer.api("torrents/delete", data={"hashes": info_hash, "deleteFiles": "true"})
 

@@ -152,3 +152,69 @@ def test_nzbget_missing_articles_are_failure_health(
     verdict = classify("nzbget", entry["Status"], None, details)
     assert entry["Status"] == "FAILURE/HEALTH", entry["Status"]
     assert verdict.category is Category.INCOMPLETE
+
+
+def test_sabnzbd_retry_answers_a_new_nzo_id_and_pause_resume_free_space_work(
+    sab: SabnzbdPeer, news_server: NntpServer
+):
+    from hauler.recovery.actions import actions_for
+
+    # given a job SABnzbd failed (articles missing)
+    xml, (part,) = posted_together(news_server, {"again.mkv": os.urandom(9 * 192 * 1024)})
+    for message_id in part.message_ids[2:]:
+        news_server.drop(message_id)
+    nzo_id = sab_add(sab, xml, "retry-me")
+    wait_for("SABnzbd to fail the job", lambda: sab_failed(sab, nzo_id), 60)
+    actions = actions_for(sab.client())
+    # when recovery retries it (mode=retry)
+    new = actions.retry(nzo_id, category="incomplete")
+    # then SABnzbd knows it by a new nzo_id, in its queue or history again
+    assert new != nzo_id and new.startswith("SABnzbd_nzo_")
+
+    def listed() -> bool:
+        slots = sab.api("queue")["queue"]["slots"] + sab.api("history")["history"]["slots"]
+        return any(slot["nzo_id"] == new for slot in slots)
+
+    wait_for("the retried job", listed, 30)
+    # and the disk-full actions work against it: free space, pause, resume
+    assert (actions.free_bytes() or 0) > 0
+    actions.pause()
+    assert sab.api("queue")["queue"]["paused"] is True
+    actions.resume()
+    assert sab.api("queue")["queue"]["paused"] is False
+
+
+def test_nzbget_retry_failed_puts_the_job_back_and_pause_resume_free_space_work(
+    nzbget_peer: NzbgetPeer, news_server: NntpServer
+):
+    import base64
+
+    from hauler.recovery.actions import actions_for
+
+    # given a job NZBGet failed (FAILURE/HEALTH)
+    xml, (part,) = posted_together(news_server, {"back.mkv": os.urandom(9 * 192 * 1024)})
+    for message_id in part.message_ids[1:]:
+        news_server.drop(message_id)
+    client = nzbget_peer.client()
+    content = base64.b64encode(xml).decode()
+    nzb_id = client.call("append", "back.nzb", content, "", 0, False, False, "", 0, "FORCE")
+    in_history = lambda: any(  # noqa: E731
+        e["NZBID"] == nzb_id and e["Status"] == "FAILURE/HEALTH"
+        for e in client.call("history", False)
+    )
+    wait_for("NZBGet to fail the job", in_history, 60)
+    actions = actions_for(client)
+    # when recovery retries it (editqueue HistoryRetryFailed: only the failed articles)
+    assert actions.retry(str(nzb_id), category="incomplete") == str(nzb_id)
+    # then the same NZBID is downloading again (and, its articles still missing, fails again)
+    wait_for(
+        "the job back in the queue or failed anew",
+        lambda: any(g["NZBID"] == nzb_id for g in client.call("listgroups", 0)) or in_history(),
+        30,
+    )
+    (nzbget_peer.root / "complete").mkdir(exist_ok=True)  # its DestDir, made on first use
+    assert (actions.free_bytes() or 0) > 0
+    actions.pause()
+    assert client.call("status")["DownloadPaused"] is True
+    actions.resume()
+    assert client.call("status")["DownloadPaused"] is False
