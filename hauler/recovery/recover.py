@@ -406,7 +406,8 @@ def _act(context: _Context, strategy: Strategy, mirror: str | None) -> tuple[str
         client = _client(context, failure.client)
         if client is None:
             raise HaulerError(f"{failure.client} is not configured any more")
-        new = actions_for(client).retry(failure.job_id, category=failure.category)
+        source = context.transfer.url if context.transfer else None
+        new = actions_for(client).retry(failure.job_id, category=failure.category, source=source)
         return new, failure.client, f"{failure.client} retried {failure.job_id} as {new}"
     if strategy is Strategy.MIRROR:
         from hauler.recovery.mirror import hand_mirror
@@ -515,7 +516,8 @@ def _disk_full(context: _Context) -> dict[str, Any]:
         "recovery.retry-started", strategy="resume", attempt=number, category=failure.category
     )
     try:
-        new = actions.retry(failure.job_id, category=failure.category)
+        source = context.transfer.url if context.transfer else None
+        new = actions.retry(failure.job_id, category=failure.category, source=source)
     except HaulerError as exc:
         error = redact_text(str(exc))
         records.end_attempt(context.url, attempt_id, "failed", error=error)

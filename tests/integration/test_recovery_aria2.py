@@ -368,3 +368,29 @@ def test_a_foreign_job_that_keeps_failing_is_retried_at_most_three_times_with_gr
     assert server.resources["/always-busy.bin"].hits == 4
     (row,) = [r for r in monitoring.monitored(settings.database_url) if r.job_id == gid]
     assert row.in_dlq
+
+
+def test_a_stalled_aria2_transfer_is_stopped_and_added_again(
+    server: LoopbackServer, settings, aria2
+):
+    # given a Hauler transfer aria2 is still "active" on, from a source that went silent
+    server.resources["/frozen.bin"] = Resource(BODY, chunk_delay=60)
+    transfer, _ = hand_off(settings, aria2, server.url("/frozen.bin"))
+    active = wait_for(
+        "aria2 to start", lambda: job_in(aria2, transfer.job_id, JobState.DOWNLOADING)
+    )
+    server.resources["/frozen.bin"] = Resource(BODY)  # the source answers properly again
+    # when the watch calls it stalled and recovery's retry falls due
+    scheduled: list[dict] = []
+    kwargs = recover_kwargs(transfer, active, "stalled")
+    kwargs.pop("attempts")  # the task's argument, not the domain's
+    report = Report(**kwargs)
+    first = recover(settings, report, lambda kw, _d, _c: scheduled.append(kw), clients=[aria2])
+    assert (first["outcome"], first["category"]) == ("scheduled", "stalled")
+    second = recover(settings, Report(**scheduled[0]), lambda *a: None, clients=[aria2])
+    # then aria2 stopped the stuck transfer and fetched it again under the same GID
+    assert second["outcome"] == "retrying" and second["job_id"] == transfer.job_id
+    done = wait_for(
+        "the re-added transfer", lambda: job_in(aria2, transfer.job_id, JobState.COMPLETED)
+    )
+    assert done.bytes_done == len(BODY)
