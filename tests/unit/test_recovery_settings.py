@@ -79,3 +79,40 @@ def test_mirrors_are_checked_like_the_url_and_named_in_errors(tmp_path):
         with pytest.raises(InvalidArgument, match=why) as raised:
             fetch.validate(settings, url, None, None, "auto", None, None, bad)
         assert raised.value.argument == "mirrors"
+
+
+@pytest.mark.parametrize(
+    ("changes", "argument"),
+    [
+        ({"client": ""}, "client"),
+        ({"job_id": 7}, "job_id"),
+        ({"job_id": "x" * 129}, "job_id"),
+        ({"state": "broken"}, "state"),
+        ({"details": ["a"]}, "details"),
+        ({"transfer_id": "12"}, "transfer_id"),
+        ({"failure_id": True}, "failure_id"),
+    ],
+)
+def test_recovery_recover_names_a_bad_argument(changes, argument):
+    from hauler.errors import InvalidArgument
+    from tasks.recovery import _report
+
+    given = {
+        "client": "aria2",
+        "job_id": "abc",
+        "state": "failed",
+        "status": "error/29",
+        "message": None,
+        "details": {},
+        "transfer_id": None,
+        "task_id": None,
+        "monitored_id": None,
+        "name": "",
+        "failure_id": None,
+        "due": False,
+    }
+    with pytest.raises(InvalidArgument) as raised:
+        _report(**{**given, **changes})
+    assert raised.value.argument == argument
+    report = _report(**given)
+    assert (report.client, report.job_id, report.details) == ("aria2", "abc", {})
