@@ -169,11 +169,28 @@ class SabnzbdActions:
         self.client = client
 
     def retry(self, job_id: str, *, category: str, source: str | None = None) -> str:
+        self._await_retryable(job_id)
         answer = self.client.call("retry", {"value": job_id})
         new = answer.get("nzo_id")
         if not answer.get("status") or not new:
             raise ClientFailed(f"SABnzbd could not retry {job_id}: {answer}")
         return str(new)
+
+    def _await_retryable(self, job_id: str, timeout: float = 15.0) -> None:
+        """SABnzbd lists a failed job before its post-processing has written it to the
+        history database; ``mode=retry`` answers "item does not exist" until then. Its
+        history ``retry`` flag (api.py build_history) says when it can (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            slots = self.client.call("history", {"nzo_ids": job_id})["history"]["slots"]
+            slot = next((x for x in slots if x.get("nzo_id") == job_id), None)
+            if slot is not None and slot.get("retry"):
+                return
+            if slot is None and time.monotonic() > deadline:
+                raise ClientFailed(f"SABnzbd has no job {job_id} in its history")
+            if time.monotonic() > deadline:
+                raise ClientFailed(f"SABnzbd cannot retry {job_id}: its files are gone")
+            time.sleep(0.2)
 
     def pause(self) -> None:
         self.client.call("pause")

@@ -154,29 +154,11 @@ def test_nzbget_missing_articles_are_failure_health(
     assert verdict.category is Category.INCOMPLETE
 
 
-def test_sabnzbd_retry_answers_a_new_nzo_id_and_pause_resume_free_space_work(
-    sab: SabnzbdPeer, news_server: NntpServer
-):
+def test_sabnzbd_pause_resume_and_free_space_work(sab: SabnzbdPeer):
     from hauler.recovery.actions import actions_for
 
-    # given a job SABnzbd failed (articles missing)
-    xml, (part,) = posted_together(news_server, {"again.mkv": os.urandom(9 * 192 * 1024)})
-    for message_id in part.message_ids[2:]:
-        news_server.drop(message_id)
-    nzo_id = sab_add(sab, xml, "retry-me")
-    wait_for("SABnzbd to fail the job", lambda: sab_failed(sab, nzo_id), 60)
     actions = actions_for(sab.client())
-    # when recovery retries it (mode=retry)
-    new = actions.retry(nzo_id, category="incomplete")
-    # then SABnzbd knows it by a new nzo_id, in its queue or history again
-    assert new != nzo_id and new.startswith("SABnzbd_nzo_")
-
-    def listed() -> bool:
-        slots = sab.api("queue")["queue"]["slots"] + sab.api("history")["history"]["slots"]
-        return any(slot["nzo_id"] == new for slot in slots)
-
-    wait_for("the retried job", listed, 30)
-    # and the disk-full actions work against it: free space, pause, resume
+    # the disk-full actions: free space, pause, resume (mode=pause / mode=resume)
     assert (actions.free_bytes() or 0) > 0
     actions.pause()
     assert sab.api("queue")["queue"]["paused"] is True
@@ -218,3 +200,78 @@ def test_nzbget_retry_failed_puts_the_job_back_and_pause_resume_free_space_work(
     assert client.call("status")["DownloadPaused"] is True
     actions.resume()
     assert client.call("status")["DownloadPaused"] is False
+
+
+def test_a_hauler_download_sabnzbd_fails_is_retried_under_a_new_nzo_id(
+    sab: SabnzbdPeer, news_server: NntpServer, nzb_site, hauler_env, client_app
+):
+    import uuid
+
+    from hauler.downloads import fetch as service
+    from hauler.downloads.clients.jobs import JobState
+    from hauler.recovery import records
+    from hauler.recovery.recover import Report, recover
+    from hauler.settings import Settings
+    from hauler.transfers import handoff, store
+    from tests.integration.nzb_builder import publish
+
+    settings = Settings.from_env(
+        {
+            **hauler_env,
+            "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32",
+            "HAULER_RECOVERY_BACKOFF": "0.1",
+        }
+    )
+    client = sab.client()
+    # given a Hauler download handed to SABnzbd whose articles are mostly missing
+    link, posted = publish(news_server, nzb_site, os.urandom(9 * 192 * 1024), "hauler.mkv")
+    for message_id in posted.message_ids[2:]:
+        news_server.drop(message_id)
+    task_id = str(uuid.uuid4())
+    request = service.validate(settings, link.url, None, None, "sabnzbd", None, None)
+    handoff.hand_off(
+        settings, request, client, "test", request.link, task_id=task_id,
+        correlation_id=task_id, canvas={}, then=[],
+    )  # fmt: skip
+    url = settings.database_url
+
+    def failed_job():
+        row = store.get(url, task_id)
+        return next(
+            (j for j in client.jobs() if j.job_id == row.job_id and j.state is JobState.FAILED),
+            None,
+        )
+
+    def report_of(found) -> Report:
+        row = store.get(url, task_id)
+        return Report(
+            found.client, found.job_id, "failed", found.status, found.message,
+            dict(found.details), transfer_id=row.id, task_id=task_id,
+        )  # fmt: skip
+
+    first = wait_for("SABnzbd to fail the job", failed_job, 60)
+    assert first.message.startswith("Aborted, cannot be completed")
+    scheduled: list[dict] = []
+    # when recovery runs, its retry falls due, and SABnzbd fails the retried job again
+    answer = recover(
+        settings, report_of(first), lambda kw, *_: scheduled.append(kw), clients=[client]
+    )
+    assert answer["outcome"] == "scheduled", answer
+    retried = recover(settings, Report(**scheduled[0]), lambda *a: None, clients=[client])
+    # then SABnzbd's mode=retry gave a new nzo_id, and the transfer follows it
+    assert retried["outcome"] == "retrying" and retried["job_id"] != first.job_id
+    assert store.get(url, task_id).job_id == retried["job_id"]
+    assert store.get(url, task_id).attempts == 2
+    # and SABnzbd runs it again under that id (with the articles still missing it then
+    # calls it Completed — its quirk; the watch's byte check is what fails it next)
+    wait_for(
+        "SABnzbd to list the retried job",
+        lambda: any(j.job_id == retried["job_id"] for j in client.jobs()),
+        30,
+    )
+    (failure,) = records.recent(url, include_closed=True)
+    assert (failure.category, failure.state, failure.strategy) == (
+        "incomplete",
+        "recovering",
+        "retry",
+    )
