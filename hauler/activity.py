@@ -86,6 +86,30 @@ def emit(kind: str, **payload: Any) -> None:
         dispatcher.send(DOMAIN_EVENT, **fields)
 
 
+def emit_for(
+    app: Any,
+    kind: str,
+    *,
+    task_id: str,
+    task_name: str,
+    correlation_id: str | None,
+    causation_id: str | None = None,
+    **payload: Any,
+) -> None:
+    """Record a domain event on behalf of task ``task_id`` from outside it (the watch
+    finishing a download that ``downloads.fetch`` handed off), on its timeline."""
+    fields = {
+        "kind": kind,
+        "task_id": task_id,
+        "task_name": task_name,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "payload": payload,
+    }
+    with app.events.default_dispatcher() as dispatcher:
+        dispatcher.send(DOMAIN_EVENT, **fields)
+
+
 def retention_cutoff(now: datetime, days: int) -> datetime:
     """The moment before which activity rows are old enough to delete."""
     return now - timedelta(days=days)

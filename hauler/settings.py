@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hauler.media.settings import MediaSettings
     from hauler.notify.settings import NotifySettings
     from hauler.recovery.settings import RecoverySettings
+    from hauler.transfers.settings import WatchSettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -82,6 +83,7 @@ class Settings:
     health: HealthSettings = field(default_factory=lambda: _health_defaults())  # HAULER_HEALTH_*
     backups: BackupSettings = field(default_factory=lambda: _backups_defaults())  # HAULER_BACKUP_*
     recovery: RecoverySettings = field(default_factory=lambda: _recovery_defaults())
+    watch: WatchSettings = field(default_factory=lambda: _watch_defaults())  # HAULER_WATCH_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +143,7 @@ class Settings:
             health=_health_from_env(reader),
             backups=_backups_from_env(reader),
             recovery=_recovery_from_env(reader),
+            watch=_watch_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -325,6 +328,18 @@ def _recovery_from_env(reader: EnvReader) -> RecoverySettings:
     from hauler.recovery.settings import RecoverySettings
 
     return RecoverySettings.from_env(reader)
+
+
+def _watch_defaults() -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings()
+
+
+def _watch_from_env(reader: EnvReader) -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

@@ -65,18 +65,22 @@ def _show_clients(client: Any) -> None:
     from hauler.downloads import client_backoff, client_pause
 
     now = time.time()
-    lines = []
+    out, watched = [], []
     for name, info in sorted(client_pause.all_paused(client).items()):
-        lines.append(f"  {name:<12} paused: {info.get('reason', 'paused')}")
+        out.append(f"  {name:<12} paused: {info.get('reason', 'paused')}")
     for name, state in sorted(client_backoff.Backoffs(client).all()):
         if state.out(now):
-            lines.append(
+            out.append(
                 f"  {name:<12} backed off {state.remaining(now):.0f}s more (level {state.level})"
             )
         elif state.level:
-            lines.append(f"  {name:<12} in selection, backoff level {state.level}")
-    print("download clients: " + ("all in selection" if not lines else "out of selection:"))
-    for line in lines:
+            watched.append(f"  {name:<12} in selection, backoff level {state.level}")
+    print(
+        f"download clients: {len(out)} out of selection"
+        if out
+        else "download clients: all in selection"
+    )
+    for line in (*out, *watched):
         print(line)
 
 

@@ -119,8 +119,7 @@ def track(store: redis.Redis, name: str) -> Iterator[None]:
     A permanent error (a bad link, a missing file) says nothing of the client and is not
     counted against it; anything else that escapes is a failure of the client.
     """
-    key = KEY.format(name=name)
-    store.hincrby(key, "active", 1)
+    begin(store, name)
     outcome: str | None = "failed"
     try:
         yield
@@ -129,13 +128,27 @@ def track(store: redis.Redis, name: str) -> Iterator[None]:
         outcome = None
         raise
     finally:
-        with store.pipeline() as pipe:
-            pipe.hincrby(key, "active", -1)
-            if outcome:
-                pipe.hincrby(key, outcome, 1)
-            pipe.execute()
+        end(store, name, outcome)
         if outcome:
             client_backoff.note_call(store, name, outcome == "ok")
-        counts = figures(store, name)
-        if counts.ok + counts.failed > 100:  # decay: recent outcomes weigh more
-            store.hset(key, mapping={"ok": counts.ok // 2, "failed": counts.failed // 2})
+
+
+def begin(store: redis.Redis, name: str) -> None:
+    """A transfer through ``name`` started (a streamed one, or one handed to the client)."""
+    store.hincrby(KEY.format(name=name), "active", 1)
+
+
+def end(store: redis.Redis, name: str, outcome: str | None) -> None:
+    """A transfer through ``name`` ended: ``"ok"``, ``"failed"``, or None (not the client's
+    fault: a bad link)."""
+    key = KEY.format(name=name)
+    with store.pipeline() as pipe:
+        pipe.hincrby(key, "active", -1)
+        if outcome:
+            pipe.hincrby(key, outcome, 1)
+        pipe.execute()
+    counts = figures(store, name)
+    if counts.active < 0:
+        store.hset(key, "active", 0)
+    if counts.ok + counts.failed > 100:  # decay: recent outcomes weigh more
+        store.hset(key, mapping={"ok": counts.ok // 2, "failed": counts.failed // 2})

@@ -18,6 +18,9 @@ from hauler.recorder.backup_metrics import BackupMetrics
 from hauler.recorder.recovery_metrics import RecoveryMetrics
 from hauler.recorder.rows import TaskContext
 
+#: Celery event of one watch pass (no activity row: it comes every few seconds).
+WATCH_PASS_EVENT = "hauler-watch-pass"
+WATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 RUNTIME_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600)
 WORKER_TIMEOUT = 30.0  # seconds without a heartbeat before a worker counts as down
 WORKER_FORGET = 900.0  # seconds a silent worker stays at 0 (the alert's window) before removal
@@ -152,6 +155,15 @@ class Metrics:
         self.recovery = RecoveryMetrics(self.registry)
         self._heartbeats: dict[str, float] = {}
         self._silent: dict[str, float] = {}  # hostname → when it was marked down
+        self.watch_pass = Histogram(
+            "hauler_watch_pass_seconds",
+            "Wall time of one watch pass over every download client.",
+            buckets=WATCH_BUCKETS,
+        self.transfers = Gauge(
+            "hauler_transfers",
+            "Downloads handed to external clients, by client and state (from the rows).",
+            ["client", "state"],
+        self._transfer_labels: set[tuple[str, str]] = set()
 
     def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:
         """Count one Celery event."""
@@ -168,6 +180,9 @@ class Metrics:
             self.task_events[counted].labels(name, hostname, queue).inc()
         if kind == "task-succeeded" and isinstance(event.get("runtime"), int | float):
             self.runtime.labels(name, queue).observe(event["runtime"])
+        if kind == WATCH_PASS_EVENT and isinstance(event.get("seconds"), int | float):
+            self.watch_pass.observe(event["seconds"])
+            return
         if kind == "task-dead-lettered":
             self.dead_lettered.labels(name, str(event.get("reason", "unknown"))).inc()
         if kind == "task-failed":
@@ -216,6 +231,14 @@ class Metrics:
         elif kind == "upload.finished" and not payload.get("skipped"):
             scheme = str(payload.get("destination", "")).split(":", 1)[0] or "unknown"
             self.transfer_bytes.labels("upload", scheme).inc(size)
+
+    def set_transfers(self, counts: dict[tuple[str, str], int]) -> None:
+        """Set ``hauler_transfers`` from per (client, state) row counts (absent ones: 0)."""
+        for labels in list(self._transfer_labels - set(counts)):
+            self.transfers.labels(*labels).set(0)
+        for (client, state), count in counts.items():
+            self.transfers.labels(client, state).set(count)
+        self._transfer_labels = set(counts) | self._transfer_labels
 
     def _worker_event(self, kind: str, event: dict[str, Any]) -> None:
         hostname = str(event.get("hostname", "unknown"))

@@ -20,6 +20,7 @@ from hauler.recorder.metrics import Metrics
 from hauler.recorder.rows import ContextCache, to_row
 from hauler.recorder.writer import BatchWriter, database_sink
 from hauler.settings import Settings
+from hauler.transfers.store import counts as transfer_counts
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class Recorder:
                     self.metrics.queue_length.labels(queue).set(reading.depth)
                     self.metrics.queue_latency.labels(queue).set(reading.latency)
                 self._update_writer_metrics()
+                self._count_transfers()
                 heartbeat.beat(client, *self.health())
                 if time.monotonic() - last_inspect > WORKER_INSPECT_SECONDS:
                     last_inspect = time.monotonic()
@@ -164,6 +166,13 @@ class Recorder:
                     self.metrics.backups.load(self.settings)
             except Exception as exc:  # sampling is best effort; the event stream goes on
                 log.warning("queue sampling failed: %s", exc)
+
+    def _count_transfers(self) -> None:
+        """``hauler_transfers{client,state}`` from the transfer rows (best effort)."""
+        try:
+            self.metrics.set_transfers(transfer_counts(self.settings.database_url))
+        except Exception as exc:  # the database may be down; queue sampling goes on
+            log.debug("could not count transfers: %s", exc)
 
     def _update_writer_metrics(self) -> None:
         self.metrics.buffered.set(self.writer.buffered)

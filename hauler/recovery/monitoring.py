@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from hauler import broker
 from hauler.downloads import client_backoff
@@ -215,26 +215,6 @@ def _upsert(url: str, job: ClientJob, moment: datetime) -> tuple[MonitoredJob, s
         row.state, row.status, row.message = job.state.value, job.status, job.message
         row.name, row.category, row.last_seen_at, row.gone_at = job.name, job.category, moment, None
         return row, before
-
-
-def link_failure(url: str, monitored_id: int, failure_id: int, category: str) -> None:
-    """Note the failure recovery opened for a monitored job."""
-    with session_scope(url) as session:
-        session.execute(
-            update(MonitoredJob)
-            .where(MonitoredJob.id == monitored_id)
-            .values(failure_id=failure_id, failure_category=category)
-        )
-
-
-def mark_dead(url: str, monitored_id: int, failure_id: int) -> None:
-    """Recovery gave up on a monitored job: it is in the dead-letter view (``in_dlq``)."""
-    with session_scope(url) as session:
-        session.execute(
-            update(MonitoredJob)
-            .where(MonitoredJob.id == monitored_id)
-            .values(in_dlq=True, failure_id=failure_id)
-        )
 
 
 def _mark_gone(url: str, client: str, seen: set[str], moment: datetime) -> int:

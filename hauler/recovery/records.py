@@ -13,7 +13,7 @@ from sqlalchemy import CursorResult, func, select, update
 
 from hauler.failures.classify import Classification
 from hauler.store.db import session_scope
-from hauler.store.recovery_models import Failure, RecoveryAttempt
+from hauler.store.recovery_models import Failure, MonitoredJob, RecoveryAttempt
 
 OPEN = "open"  # seen, recovery not started
 RECOVERING = "recovering"  # an attempt is scheduled or running
@@ -118,13 +118,19 @@ def set_state(url: str, failure_id: int, state: str, **values: Any) -> bool:
         return bool(isinstance(result, CursorResult) and result.rowcount == 1)
 
 
-def attempts_made(url: str, transfer_id: int | None, failure_id: int) -> int:
+def attempts_made(
+    url: str, transfer_id: int | None, failure_id: int, monitored_id: int | None = None
+) -> int:
     """Recovery attempts counted so far: per Hauler download when there is one (across
-    every failure of it and every client job id it had), else per failure."""
+    every failure of it and every client job id it had), per monitored foreign job across
+    its failures, else per failure."""
     with session_scope(url) as session:
         query = select(func.count(RecoveryAttempt.id)).where(RecoveryAttempt.strategy.in_(COUNTED))
         if transfer_id is not None:
             query = query.where(RecoveryAttempt.transfer_id == transfer_id)
+        elif monitored_id is not None:
+            failures = select(Failure.id).where(Failure.monitored_id == monitored_id)
+            query = query.where(RecoveryAttempt.failure_id.in_(failures))
         else:
             query = query.where(RecoveryAttempt.failure_id == failure_id)
         return int(session.scalar(query) or 0)
@@ -203,3 +209,32 @@ def recovering(url: str) -> list[Failure]:
     with session_scope(url) as session:
         query = select(Failure).where(Failure.state == RECOVERING)
         return list(session.scalars(query.order_by(Failure.id)))
+
+
+def link_failure(url: str, monitored_id: int, failure_id: int, category: str) -> None:
+    """Note the failure recovery opened for a monitored job."""
+    with session_scope(url) as session:
+        session.execute(
+            update(MonitoredJob)
+            .where(MonitoredJob.id == monitored_id)
+            .values(failure_id=failure_id, failure_category=category)
+        )
+
+
+def mark_dead(url: str, monitored_id: int, failure_id: int) -> None:
+    """Recovery gave up on a monitored job: it is in the dead-letter view (``in_dlq``)."""
+    with session_scope(url) as session:
+        session.execute(
+            update(MonitoredJob)
+            .where(MonitoredJob.id == monitored_id)
+            .values(in_dlq=True, failure_id=failure_id)
+        )
+
+
+def mark_retried(url: str, monitored_id: int) -> None:
+    """A monitored job was started again by recovery: the next pass sees any state it is
+    in then (failed again, too) as a change."""
+    with session_scope(url) as session:
+        session.execute(
+            update(MonitoredJob).where(MonitoredJob.id == monitored_id).values(state="retried")
+        )

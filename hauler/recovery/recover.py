@@ -191,11 +191,9 @@ def _context(
         foreign_job=transfer is None,
     )
     if created and report.monitored_id is not None:
-        from hauler.recovery import monitoring
-
-        monitoring.link_failure(url, report.monitored_id, failure.id, verdict.category.value)
+        records.link_failure(url, report.monitored_id, failure.id, verdict.category.value)
     context = _Context(settings, report, failure, verdict, transfer, schedule, chosen, now)
-    if created:
+    if created and transfer is None:  # the watch emitted it for Hauler's own transfers
         context.emit(
             "download.failed",
             category=verdict.category.value,
@@ -249,7 +247,7 @@ def _run(context: _Context) -> dict[str, Any]:
     if verdict.category is Category.DISK_FULL:
         return _disk_full(context)
     tried = {a.strategy for a in records.attempts_of(context.url, failure.id)}
-    made = records.attempts_made(context.url, failure.transfer_id, failure.id)
+    made = _made(context)
     limit = context.settings.recovery.max_attempts
     for strategy in verdict.strategies:
         if strategy is Strategy.REPORT:
@@ -263,10 +261,18 @@ def _run(context: _Context) -> dict[str, Any]:
         result = _attempt(context, strategy, made + (strategy is not Strategy.ARR))
         if result is not None:
             return result
-        made = records.attempts_made(context.url, failure.transfer_id, failure.id)
+        made = records.attempts_made(
+            context.url, failure.transfer_id, failure.id, failure.monitored_id
+        )
         tried.add(strategy.value)
         context.report = replace(context.report, due=False)
     return _give_up(context, made, limit)
+
+
+def _made(context: _Context) -> int:
+    """Attempts counted so far against HAULER_RECOVERY_MAX_ATTEMPTS."""
+    failure = context.failure
+    return records.attempts_made(context.url, failure.transfer_id, failure.id, failure.monitored_id)
 
 
 def _applicable(
@@ -382,6 +388,8 @@ def _attempt(context: _Context, strategy: Strategy, number: int) -> dict[str, An
     )
     if context.transfer is not None:
         transfers.rebind(context.url, context.transfer.id, new_job, client=client_name)
+    elif failure.monitored_id is not None:
+        records.mark_retried(context.url, failure.monitored_id)
     return {
         "outcome": "retrying",
         "strategy": strategy.value,
@@ -398,7 +406,8 @@ def _act(context: _Context, strategy: Strategy, mirror: str | None) -> tuple[str
         client = _client(context, failure.client)
         if client is None:
             raise HaulerError(f"{failure.client} is not configured any more")
-        new = actions_for(client).retry(failure.job_id, category=failure.category)
+        source = context.transfer.url if context.transfer else None
+        new = actions_for(client).retry(failure.job_id, category=failure.category, source=source)
         return new, failure.client, f"{failure.client} retried {failure.job_id} as {new}"
     if strategy is Strategy.MIRROR:
         from hauler.recovery.mirror import hand_mirror
@@ -463,9 +472,7 @@ def _give_up(context: _Context, made: int, limit: int) -> dict[str, Any]:
     if context.transfer is not None:
         give_up_transfer(context.settings, context.transfer, message, failure.category)
     elif failure.monitored_id is not None:
-        from hauler.recovery import monitoring
-
-        monitoring.mark_dead(context.url, failure.monitored_id, failure.id)
+        records.mark_dead(context.url, failure.monitored_id, failure.id)
     return {"outcome": "gave-up", "category": failure.category, "message": message}
 
 
@@ -501,7 +508,7 @@ def _disk_full(context: _Context) -> dict[str, Any]:
     actions.resume()
     if client_pause.resume(store, client.name):
         context.emit("client.resumed", free_bytes=free)
-    number = records.attempts_made(context.url, failure.transfer_id, failure.id) + 1
+    number = _made(context) + 1
     attempt_id = records.start_attempt(
         context.url, failure, number, "resume", client.name, failure.job_id
     )
@@ -509,7 +516,8 @@ def _disk_full(context: _Context) -> dict[str, Any]:
         "recovery.retry-started", strategy="resume", attempt=number, category=failure.category
     )
     try:
-        new = actions.retry(failure.job_id, category=failure.category)
+        source = context.transfer.url if context.transfer else None
+        new = actions.retry(failure.job_id, category=failure.category, source=source)
     except HaulerError as exc:
         error = redact_text(str(exc))
         records.end_attempt(context.url, attempt_id, "failed", error=error)
@@ -521,4 +529,6 @@ def _disk_full(context: _Context) -> dict[str, Any]:
     )
     if context.transfer is not None:
         transfers.rebind(context.url, context.transfer.id, new, client=client.name)
+    elif failure.monitored_id is not None:
+        records.mark_retried(context.url, failure.monitored_id)
     return {"outcome": "retrying", "strategy": "resume", "client": client.name, "job_id": new}

@@ -24,10 +24,12 @@ again until recovery does one of these:
   follows the new job (SABnzbd ``mode=retry`` gives a new nzo_id; aria2 re-added under
   the same tag keeps its gid). Mark ``store.set_state(url, id, "recovering")`` while a
   scheduled (countdown) retry waits, so the stall clock does not fire again.
-- **gave up**: call :func:`hauler.transfers.finishing.give_up` ``(settings, transfer_id,
-  message, category=…)`` — the task's result becomes FAILURE (``DownloadFailed`` naming
-  the client, job and category, in the client's words), the caller's ``link_error``
-  errbacks and chord run, a dead letter is written, ``download.failed`` is emitted.
+- **gave up**: call :func:`hauler.transfers.finishing.give_up` ``(settings, app,
+  transfer_id, message, category=…)`` — the task's result becomes FAILURE
+  (``DownloadFailed`` naming the client, job and category, in the client's words), the
+  caller's ``link_error`` errbacks and chord run, the staging directory goes and a dead
+  letter is written. The watch already emitted ``download.failed`` when it saw the
+  failure; recovery emits its own ``recovery.*`` events.
 
 When recovery is not available (no ``recovery.recover`` task in this process's app, or
 the publish fails) the watch gives up at once the same way, with a message that says
@@ -39,8 +41,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import Celery
+
+from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER
 from hauler.downloads.clients.jobs import ClientJob
-from hauler.settings import Settings
 from hauler.store.transfers_models import Transfer
 
 log = logging.getLogger(__name__)
@@ -64,14 +68,9 @@ def recovery_arguments(transfer: Transfer, found: ClientJob, state: str) -> dict
     }
 
 
-def hand_over(settings: Settings, transfer: Transfer, found: ClientJob, state: str) -> bool:
+def hand_over(app: Celery, transfer: Transfer, found: ClientJob, state: str) -> bool:
     """Publish ``recovery.recover`` for ``transfer``; False when recovery is unavailable
     (the caller then gives up on the transfer)."""
-    from celery import current_app
-
-    from hauler.correlation import CAUSATION_HEADER, CORRELATION_HEADER
-
-    app = current_app
     if TASK not in app.tasks:
         return False
     headers = {CORRELATION_HEADER: transfer.correlation_id, CAUSATION_HEADER: transfer.task_id}

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hauler.store.db import session_scope
+from hauler.store.downloads_models import Download
 from hauler.store.transfers_models import Transfer
 
 SUBMITTED = "submitted"  # handed to the client; the client has not reported it yet
@@ -24,12 +25,15 @@ DOWNLOADING = "downloading"  # the client moves its bytes (or queues, checks, re
 STALLED = "stalled"  # no progress past HAULER_WATCH_STALL_TIMEOUT; handed to recovery
 FAILED = "failed"  # the client says it failed; handed to recovery
 RECOVERING = "recovering"  # recovery owns it (a retry, another client …)
+FINISHING = "finishing"  # a watch pass is collecting, verifying and placing it
 DONE = "done"  # placed, recorded, result stored: final
 GAVE_UP = "gave-up"  # failed for good, result FAILURE stored: final
 
 FINAL = frozenset({DONE, GAVE_UP})
-#: States the watch reads the clients for (a failed one may come back after a retry).
-WATCHED = frozenset({SUBMITTED, DOWNLOADING, STALLED, FAILED, RECOVERING})
+#: States of a transfer that is not over yet (``hauler transfers`` lists them).
+WATCHED = frozenset({SUBMITTED, DOWNLOADING, STALLED, FAILED, RECOVERING, FINISHING})
+#: States the watch acts on; failed, stalled and recovering ones are recovery's.
+FOLLOWED = frozenset({SUBMITTED, DOWNLOADING})
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,64 @@ def progress(
     return _update(url, transfer_id, values)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where the client has one transfer now (for :func:`progress_many`)."""
+
+    transfer_id: int
+    state: str
+    bytes_done: int
+    bytes_total: int | None
+    rate: float | None
+    client_status: str | None
+    grew: bool  # the byte count went up (or the client is queueing or post-processing)
+    progressed_at: datetime | None = None  # kept when not ``grew``
+
+
+def progress_many(url: str, updates: Iterable[Progress]) -> None:
+    """Note the progress of many followed transfers in one statement executed for all (a
+    row that recovery or finishing took meanwhile is left alone)."""
+    stamp = now()
+    rows = [
+        {
+            "b_id": item.transfer_id,
+            "b_state": item.state,
+            "b_done": item.bytes_done,
+            "b_total": item.bytes_total,
+            "b_rate": item.rate,
+            "b_status": item.client_status,
+            "b_progressed": stamp if item.grew else item.progressed_at,
+        }
+        for item in updates
+    ]
+    if not rows:
+        return
+    table = cast(Table, Transfer.__table__)
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            or_(*(table.c.state == state for state in sorted(FOLLOWED))),  # no IN: executemany
+        )
+        .values(
+            state=bindparam("b_state"),
+            bytes_done=bindparam("b_done"),
+            bytes_total=bindparam("b_total"),
+            rate=bindparam("b_rate"),
+            client_status=bindparam("b_status"),
+            progressed_at=bindparam("b_progressed"),
+            updated_at=stamp,
+        )
+    )
+    with session_scope(url) as session:
+        session.connection().execute(statement, rows)
+
+
+def rebind_quietly(url: str, transfer_id: int, job_id: str) -> bool:
+    """The client lists the transfer's job (found by its tag) under a new id: follow that."""
+    return _update(url, transfer_id, {"job_id": job_id, "updated_at": now()})
+
+
 def set_state(url: str, transfer_id: int, state: str, message: str | None = None) -> bool:
     """Move a transfer that is not final to ``state`` (``message``: the client's words)."""
     values: dict[str, Any] = {"state": state, "updated_at": now()}
@@ -200,17 +262,79 @@ def claim_failure(url: str, transfer_id: int, state: str, message: str | None) -
     return _update(url, transfer_id, values, unless=(FAILED, STALLED, RECOVERING, *FINAL))
 
 
-def finish(url: str, transfer_id: int, result: dict[str, Any], download_id: int | None) -> bool:
-    """Mark the transfer done with ``result``, exactly once: False when already final."""
+def claim_finish(url: str, transfer_id: int, lease: float) -> bool:
+    """Take a followed transfer for finishing, once: True only for the pass that took it
+    (a claim older than ``lease`` seconds belongs to a pass that died: it is taken over)."""
     stamp = now()
-    values = {
-        "state": DONE,
-        "result": result,
-        "download_id": download_id,
-        "finished_at": stamp,
-        "updated_at": stamp,
-    }
-    return _update(url, transfer_id, values)
+    stale = stamp - timedelta(seconds=lease)
+    statement = (
+        update(Transfer)
+        .where(
+            Transfer.id == transfer_id,
+            or_(
+                Transfer.state.in_(list(FOLLOWED)),
+                and_(Transfer.state == FINISHING, Transfer.updated_at < stale),
+            ),
+        )
+        .values(state=FINISHING, updated_at=stamp)
+    )
+    with session_scope(url) as session:
+        result = session.execute(statement)
+        return bool(isinstance(result, CursorResult) and result.rowcount == 1)
+
+
+def finish(
+    url: str, transfer_id: int, result: dict[str, Any], download: Download | None = None
+) -> dict[str, Any] | None:
+    """Mark the transfer done, exactly once, with ``result`` — and, in the same transaction,
+    insert its ``downloads`` row (whose id becomes ``result["download_id"]``).
+
+    Returns:
+        The stored result, or None when the transfer was final already (nothing stored).
+    """
+    stamp = now()
+    try:
+        with session_scope(url) as session:
+            if download is not None:
+                session.add(download)
+                session.flush()
+                result = {**result, "download_id": download.id}
+            statement = (
+                update(Transfer)
+                .where(Transfer.id == transfer_id, Transfer.state.not_in(list(FINAL)))
+                .values(
+                    state=DONE,
+                    result=result,
+                    download_id=download.id if download is not None else None,
+                    finished_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+            changed = session.execute(statement)
+            if not (isinstance(changed, CursorResult) and changed.rowcount == 1):
+                raise _AlreadyFinal
+    except _AlreadyFinal:
+        return None
+    return result
+
+
+class _AlreadyFinal(Exception):
+    """Rolls back a finish whose transfer another pass finished first."""
+
+
+def set_result(url: str, transfer_id: int, result: dict[str, Any]) -> None:
+    """Replace the stored result of a done transfer (its ``then`` chain id was added)."""
+    with session_scope(url) as session:
+        session.execute(update(Transfer).where(Transfer.id == transfer_id).values(result=result))
+
+
+def counts(url: str) -> dict[tuple[str, str], int]:
+    """Transfers per (client, state)."""
+    query = select(Transfer.client, Transfer.state, func.count()).group_by(
+        Transfer.client, Transfer.state
+    )
+    with session_scope(url) as session:
+        return {(client, state): int(n) for client, state, n in session.execute(query)}
 
 
 def give_up(url: str, transfer_id: int, message: str) -> bool:

@@ -152,3 +152,126 @@ def test_nzbget_missing_articles_are_failure_health(
     verdict = classify("nzbget", entry["Status"], None, details)
     assert entry["Status"] == "FAILURE/HEALTH", entry["Status"]
     assert verdict.category is Category.INCOMPLETE
+
+
+def test_sabnzbd_pause_resume_and_free_space_work(sab: SabnzbdPeer):
+    from hauler.recovery.actions import actions_for
+
+    actions = actions_for(sab.client())
+    # the disk-full actions: free space, pause, resume (mode=pause / mode=resume)
+    assert (actions.free_bytes() or 0) > 0
+    actions.pause()
+    assert sab.api("queue")["queue"]["paused"] is True
+    actions.resume()
+    assert sab.api("queue")["queue"]["paused"] is False
+
+
+def test_nzbget_retry_failed_puts_the_job_back_and_pause_resume_free_space_work(
+    nzbget_peer: NzbgetPeer, news_server: NntpServer
+):
+    import base64
+
+    from hauler.recovery.actions import actions_for
+
+    # given a job NZBGet failed (FAILURE/HEALTH)
+    xml, (part,) = posted_together(news_server, {"back.mkv": os.urandom(9 * 192 * 1024)})
+    for message_id in part.message_ids[1:]:
+        news_server.drop(message_id)
+    client = nzbget_peer.client()
+    content = base64.b64encode(xml).decode()
+    nzb_id = client.call("append", "back.nzb", content, "", 0, False, False, "", 0, "FORCE")
+    in_history = lambda: any(  # noqa: E731
+        e["NZBID"] == nzb_id and e["Status"] == "FAILURE/HEALTH"
+        for e in client.call("history", False)
+    )
+    wait_for("NZBGet to fail the job", in_history, 60)
+    actions = actions_for(client)
+    # when recovery retries it (editqueue HistoryRetryFailed: only the failed articles)
+    assert actions.retry(str(nzb_id), category="incomplete") == str(nzb_id)
+    # then the same NZBID is downloading again (and, its articles still missing, fails again)
+    wait_for(
+        "the job back in the queue or failed anew",
+        lambda: any(g["NZBID"] == nzb_id for g in client.call("listgroups", 0)) or in_history(),
+        30,
+    )
+    (nzbget_peer.root / "complete").mkdir(exist_ok=True)  # its DestDir, made on first use
+    assert (actions.free_bytes() or 0) > 0
+    actions.pause()
+    assert client.call("status")["DownloadPaused"] is True
+    actions.resume()
+    assert client.call("status")["DownloadPaused"] is False
+
+
+def test_a_hauler_download_sabnzbd_fails_is_retried_under_a_new_nzo_id(
+    sab: SabnzbdPeer, news_server: NntpServer, nzb_site, hauler_env, client_app
+):
+    import uuid
+
+    from hauler.downloads import fetch as service
+    from hauler.downloads.clients.jobs import JobState
+    from hauler.recovery import records
+    from hauler.recovery.recover import Report, recover
+    from hauler.settings import Settings
+    from hauler.transfers import handoff, store
+    from tests.integration.nzb_builder import publish
+
+    settings = Settings.from_env(
+        {
+            **hauler_env,
+            "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32",
+            "HAULER_RECOVERY_BACKOFF": "0.1",
+        }
+    )
+    client = sab.client()
+    # given a Hauler download handed to SABnzbd whose articles are mostly missing
+    link, posted = publish(news_server, nzb_site, os.urandom(9 * 192 * 1024), "hauler.mkv")
+    for message_id in posted.message_ids[2:]:
+        news_server.drop(message_id)
+    task_id = str(uuid.uuid4())
+    request = service.validate(settings, link.url, None, None, "sabnzbd", None, None)
+    handoff.hand_off(
+        settings, request, client, "test", request.link, task_id=task_id,
+        correlation_id=task_id, canvas={}, then=[],
+    )  # fmt: skip
+    url = settings.database_url
+
+    def failed_job():
+        row = store.get(url, task_id)
+        return next(
+            (j for j in client.jobs() if j.job_id == row.job_id and j.state is JobState.FAILED),
+            None,
+        )
+
+    def report_of(found) -> Report:
+        row = store.get(url, task_id)
+        return Report(
+            found.client, found.job_id, "failed", found.status, found.message,
+            dict(found.details), transfer_id=row.id, task_id=task_id,
+        )  # fmt: skip
+
+    first = wait_for("SABnzbd to fail the job", failed_job, 60)
+    assert first.message.startswith("Aborted, cannot be completed")
+    scheduled: list[dict] = []
+    # when recovery runs, its retry falls due, and SABnzbd fails the retried job again
+    answer = recover(
+        settings, report_of(first), lambda kw, *_: scheduled.append(kw), clients=[client]
+    )
+    assert answer["outcome"] == "scheduled", answer
+    retried = recover(settings, Report(**scheduled[0]), lambda *a: None, clients=[client])
+    # then SABnzbd's mode=retry gave a new nzo_id, and the transfer follows it
+    assert retried["outcome"] == "retrying" and retried["job_id"] != first.job_id
+    assert store.get(url, task_id).job_id == retried["job_id"]
+    assert store.get(url, task_id).attempts == 2
+    # and SABnzbd runs it again under that id (with the articles still missing it then
+    # calls it Completed — its quirk; the watch's byte check is what fails it next)
+    wait_for(
+        "SABnzbd to list the retried job",
+        lambda: any(j.job_id == retried["job_id"] for j in client.jobs()),
+        30,
+    )
+    (failure,) = records.recent(url, include_closed=True)
+    assert (failure.category, failure.state, failure.strategy) == (
+        "incomplete",
+        "recovering",
+        "retry",
+    )

@@ -55,3 +55,17 @@ def test_a_silent_worker_is_down_for_a_while_and_a_clean_stop_is_not_down() -> N
     # and media@a is forgotten once the alert's window has passed
     metrics.refresh_workers(now + WORKER_TIMEOUT + WORKER_FORGET + 2)
     assert _up(metrics, "media@a") is None
+
+
+def test_watch_passes_fill_the_pass_histogram_and_rows_the_transfer_gauge() -> None:
+    for seconds in (0.004, 0.03, 0.03):
+        metrics.observe({"type": "hauler-watch-pass", "seconds": seconds, "calls": 2}, None)
+    metrics.observe({"type": "hauler-watch-pass", "seconds": "soon"}, None)
+    sample = metrics.registry.get_sample_value
+    assert sample("hauler_watch_pass_seconds_count") == 3
+    assert sample("hauler_watch_pass_seconds_bucket", {"le": "0.005"}) == 1
+    metrics.set_transfers({("aria2", "downloading"): 3, ("nzbget", "done"): 1})
+    metrics.set_transfers({("aria2", "done"): 3, ("nzbget", "done"): 1})
+    labels = {"client": "aria2", "state": "downloading"}
+    assert sample("hauler_transfers", labels) == 0  # gone from the rows: back to zero
+    assert sample("hauler_transfers", {"client": "aria2", "state": "done"}) == 3

@@ -31,7 +31,8 @@ def find(jobs: list[ClientJob], job_id: str | None, tag: str) -> ClientJob | Non
 
 def too_large(found: ClientJob, job: Job) -> TooLarge | None:
     """The error when the job turns out larger than ``job.max_bytes``, else None."""
-    size = max(found.bytes_total or 0, found.bytes_done)
+    least = found.details.get("least_bytes")  # a Usenet job's posted bytes decode smaller
+    size = int(least) if least else max(found.bytes_total or 0, found.bytes_done)
     if job.max_bytes is not None and size > job.max_bytes:
         return TooLarge(f"{job.link.shown} is {size} bytes, more than max_bytes={job.max_bytes}")
     return None
