@@ -159,10 +159,14 @@ class Metrics:
             "hauler_watch_pass_seconds",
             "Wall time of one watch pass over every download client.",
             buckets=WATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.transfers = Gauge(
             "hauler_transfers",
             "Downloads handed to external clients, by client and state (from the rows).",
             ["client", "state"],
+            registry=self.registry,
+        )
         self._transfer_labels: set[tuple[str, str]] = set()
 
     def observe(self, event: dict[str, Any], context: TaskContext | None) -> None:

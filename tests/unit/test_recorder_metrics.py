@@ -58,6 +58,7 @@ def test_a_silent_worker_is_down_for_a_while_and_a_clean_stop_is_not_down() -> N
 
 
 def test_watch_passes_fill_the_pass_histogram_and_rows_the_transfer_gauge() -> None:
+    metrics = Metrics()
     for seconds in (0.004, 0.03, 0.03):
         metrics.observe({"type": "hauler-watch-pass", "seconds": seconds, "calls": 2}, None)
     metrics.observe({"type": "hauler-watch-pass", "seconds": "soon"}, None)
