@@ -97,7 +97,14 @@ def run_pass(
     report = Pass()
     clients = hand_off_clients(settings) if clients is None else clients
     report.delivered_late = finishing.deliver_leftovers(settings, app)
-    rows = [r for r in store.watched(settings.database_url) if r.state in store.FOLLOWED]
+    moment = now or datetime.now(UTC)
+    lease = settings.watch.lock_seconds
+    rows = [
+        r
+        for r in store.watched(settings.database_url)
+        if r.state in store.FOLLOWED
+        or (r.state == store.FINISHING and (moment - _aware(r.updated_at)).total_seconds() > lease)
+    ]  # a transfer a dead pass was finishing is taken over once its claim is old
     by_client: dict[str, list[Transfer]] = {}
     for row in rows:
         by_client.setdefault(row.client, []).append(row)

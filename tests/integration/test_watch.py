@@ -42,7 +42,7 @@ def env(hauler_env: dict[str, str], aria2_peer: Aria2Peer) -> dict[str, str]:
         HAULER_DOWNLOADS_ARIA2_URL=aria2_peer.url,
         HAULER_DOWNLOADS_ARIA2_SECRET=aria2_peer.secret,
         HAULER_WATCH_INTERVAL="0.5",
-        HAULER_WATCH_STALL_TIMEOUT="4",
+        HAULER_WATCH_STALL_TIMEOUT="8",
         HAULER_RECOVERY_MAX_ATTEMPTS="0",  # recovery gives up at once: no retry to wait for
     )
     return hauler_env
@@ -201,8 +201,8 @@ def test_a_transfer_that_makes_no_progress_is_stalled(
         handed = fetch(client_app, frozen).apply_async()
         with pytest.raises(Exception) as failed:
             handed.get(timeout=60)
-    # then after HAULER_WATCH_STALL_TIMEOUT (4 s) it is a failure of category "stalled"
-    assert time.monotonic() - started >= 4
+    # then after HAULER_WATCH_STALL_TIMEOUT (8 s) it is a failure of category "stalled"
+    assert time.monotonic() - started >= 8
     transfer = store.get(pg_url, handed.id)
     assert transfer is not None and transfer.state == store.GAVE_UP
     assert "stalled" in str(failed.value)

@@ -39,7 +39,7 @@ def settings(hauler_env: dict[str, str]) -> Settings:
         {
             **hauler_env,
             "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32",
-            "HAULER_WATCH_STALL_TIMEOUT": "2",
+            "HAULER_WATCH_STALL_TIMEOUT": "60",  # the stall test moves the clock
         }
     )
 
@@ -153,8 +153,8 @@ def test_a_magnet_nobody_seeds_stalls_in_qbittorrent(
     task_id = hand(settings, client, magnet)
     first = run_pass(settings, client_app, clients={"qbittorrent": client})
     assert [(c.calls, c.followed) for c in first.clients] == [(1, 1)]  # one torrents/info
-    # when the stall timeout (2 s) passes with no byte
-    later = datetime.now(UTC) + timedelta(seconds=3)
+    # when the stall timeout (60 s) passes with no byte (the pass is told it is later)
+    later = datetime.now(UTC) + timedelta(seconds=61)
     failed = lambda: state_of(client_app, task_id)[0] == "FAILURE"  # noqa: E731
     passes_until(settings, client_app, client, failed, now=lambda: later)
     _, error = state_of(client_app, task_id)
