@@ -101,10 +101,29 @@ class Stack:
     def database_url(self) -> str:
         return f"postgresql://hauler:hauler@127.0.0.1:{self.ports['pg']}/hauler"
 
+    def merged(self) -> Path:
+        """docker-compose.yml and the test override as compose merges them (``config``), less
+        the published ports: an override cannot remove a list entry, and docker-py refuses
+        port bindings with host networking (they would be meaningless there anyway)."""
+        path = self.folder / "merged-compose.yml"
+        if not path.exists():
+            files = ["-f", str(ROOT / "docker-compose.yml"), "-f", str(TEST_OVERRIDE)]
+            config = yaml.safe_load(self._run(["-p", self.project, *files, "config"], 60).stdout)
+            for service in config["services"].values():
+                if service.get("network_mode") == "host":
+                    service.pop("ports", None)
+            path.write_text(yaml.safe_dump(config))
+        return path
+
     def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """``docker-compose -p <project> -f docker-compose.yml -f <test override> args…``."""
-        argv = ["docker-compose", "-p", self.project, "-f", str(ROOT / "docker-compose.yml")]
-        argv += ["-f", str(TEST_OVERRIDE), *args]
+        """``docker-compose -p <project> -f <merged file> args…``."""
+        return self._run(
+            ["-p", self.project, "--project-directory", str(ROOT), "-f", str(self.merged()), *args],
+            timeout,
+        )
+
+    def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        argv = ["docker-compose", *args]
         done = subprocess.run(
             argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
         )
