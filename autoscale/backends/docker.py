@@ -103,8 +103,9 @@ class DockerBackend:
         if siblings:
             newest = max(siblings, key=lambda c: c.attrs.get("Created", ""))
             return dict(newest.attrs)
-        if self.own is not None:
-            return self.own
+        own_labels = (self.own or {}).get("Config", {}).get("Labels") or {}
+        if self.own is not None and own_labels.get(PROJECT_LABEL) == self.project:
+            return self.own  # the autoscaler of this very stack: its image, env, volumes
         return {
             "Config": {
                 "Image": self.config.image,
