@@ -21,6 +21,13 @@ PORTS = ("redis", "pg", "recorder", "flower", "autoscaler", "prometheus")
 SCRAPED = {name: name for name in ("recorder", "autoscaler", "flower", "prometheus")}
 
 
+def build_hauler_image() -> str:
+    """Hauler's image (deploy/docker/build-image.sh, cached); its name."""
+    image = os.environ.get("HAULER_IMAGE", "hauler:latest")
+    _run_or_missing("deploy/docker/build-image.sh", {"HAULER_IMAGE": image})
+    return image
+
+
 def build_images() -> dict[str, str]:
     """Build (or find cached) Hauler's image and the stand-ins; their names, for compose."""
     images = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,11 @@ from celery import Celery
 
 from hauler.redelivery import RESTORED_KEY
 from hauler.store.migrate import upgrade
+from tests.integration.compose_stack import build_hauler_image
 from tests.integration.conftest import ROOT
 from tests.integration.netns import SERVER_ADDRESS, Hosts
 from tests.integration.services import missing, require_binary, wait_for
+from tests.integration.unix_forward import UnixForward
 
 pytestmark = pytest.mark.integration
 
@@ -66,19 +69,26 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Hosts, Path, dict[str, str]]]:
             subprocess.run(["install", "-d", "-o", "postgres", str(folder)], check=True)
         pwfile = sockets / "pw"
         pwfile.write_text(password + "\n")
+        initdb = [str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", "hauler", f"--pwfile={pwfile}"]
         subprocess.run(
-            [*as_postgres, str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", "hauler"]
-            + [f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256"],
+            [*as_postgres, *initdb, "--auth-local=trust", "--auth-host=scram-sha-256"],
             check=True,
             capture_output=True,
         )
         pwfile.unlink()
         with (pgdata / "pg_hba.conf").open("a") as hba:  # the other hosts, with the password
             hba.write(f"host all all {SERVER_ADDRESS}/24 scram-sha-256\n")
+        postgres = [str(PG_BIN / "postgres"), "-D", str(pgdata), "-k", str(sockets)]
         hosts.spawn(
             "srv",
-            [*as_postgres, str(PG_BIN / "postgres"), "-D", str(pgdata), "-k", str(sockets)]
-            + ["-c", f"listen_addresses={SERVER_ADDRESS}", "-c", "fsync=off"],
+            [
+                *as_postgres,
+                *postgres,
+                "-c",
+                f"listen_addresses={SERVER_ADDRESS}",
+                "-c",
+                "fsync=off",
+            ],
             os.environ,
             tmp_path / "postgres.log",
         )
@@ -160,8 +170,10 @@ def test_workers_on_other_hosts_share_the_work_and_a_cut_host_s_tasks_come_back(
         assert {d["worker"] for d in done.values()} == {"w1", "w2"}
         print(
             f"{len(held)} task(s) held by the cut host finished on w2 {recovered:.1f}s after "
-            f"the cut; {time.monotonic() - started:.0f}s in all"
+            f"the cut; {time.monotonic() - started:.0f}s so far"
         )
+        _remote_engine(hosts, run, env, app)
+        print(f"remote engine checked; {time.monotonic() - started:.0f}s in all")
     except BaseException:
         for name in ("worker-w1.log", "worker-w2.log", "rec.log"):
             text = (tmp_path / name).read_text(errors="replace").splitlines()
@@ -170,3 +182,57 @@ def test_workers_on_other_hosts_share_the_work_and_a_cut_host_s_tasks_come_back(
     finally:
         app.close()
         r.close()
+
+
+def _remote_engine(hosts: Hosts, run: Path, env: dict[str, str], app: Celery) -> None:
+    """The docker backend on w2 drives the server host's engine, given as a tcp:// URL.
+
+    The engine's socket is exposed on 198.18.0.1:2375 inside the server namespace. Its
+    containers use host networking, which is the root namespace here, so they reach the
+    broker and database through forwarders on 127.0.0.1 to the servers' Unix sockets.
+    """
+    import docker
+
+    image = build_hauler_image()
+    engine_log = run / "engine-forward.log"
+    forward = [sys.executable, str(ROOT / "tests/integration/unix_forward.py")]
+    hosts.spawn("srv", [*forward, SERVER_ADDRESS, "2375", "/var/run/docker.sock"], env, engine_log)
+    redis_port = UnixForward("127.0.0.1", 0, str(run / "redis.sock"))
+    pg_port = UnixForward("127.0.0.1", 0, str(run / "pg-socket" / ".s.PGSQL.5432"))
+    project = f"{hosts.ns('remote')}"
+    remote = {k: v for k, v in env.items() if k != "HAULER_IMPORTS"}  # not in the image
+    remote |= {
+        "HAULER_AUTOSCALE_DOCKER_URL": f"tcp://{SERVER_ADDRESS}:2375",
+        "HAULER_AUTOSCALE_DOCKER_PROJECT": project,
+        "HAULER_AUTOSCALE_DOCKER_IMAGE": image,
+        "HAULER_AUTOSCALE_DOCKER_STOP_GRACE": "30",
+        # what the container is given: the servers as seen from the engine's host
+        "HAULER_BROKER_URL": f"redis://:{env['TEST_REDIS_PASSWORD']}@127.0.0.1:{redis_port.port}/0",
+        "HAULER_DATABASE_URL": f"postgresql://hauler@127.0.0.1:{pg_port.port}/hauler",
+        "HAULER_DATA_DIR": "/data",
+    }
+    script = [sys.executable, str(ROOT / "tests/integration/remote_engine.py")]
+    engine = docker.from_env()
+    try:
+        wait_for(lambda: engine_log.exists(), timeout=10)
+        # when w2's backend starts a worker through the remote URL
+        out = hosts.run("w2", [*script, "start"], remote)
+        assert out.returncode == 0, out.stderr[-2000:]
+        handle = json.loads(out.stdout.splitlines()[-1])
+        # then the engine runs it with the project's compose labels, and it joins the broker
+        labels = engine.containers.get(handle["id"]).labels
+        assert labels["com.docker.compose.project"] == project
+        assert labels["com.docker.compose.service"] == "worker-health"
+        node = handle["node"].replace("%h", socket.gethostname())
+        wait_for(lambda: app.control.ping(destination=[node], timeout=1.0), timeout=90, interval=1)
+        # and the same backend lists it and warm-stops it, through the same URL
+        out = hosts.run("w2", [*script, "stop"], remote, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert json.loads(out.stdout.splitlines()[-1]) == {"listed": [handle["id"]], "left": []}
+    finally:
+        label = {"label": f"com.docker.compose.project={project}"}
+        for container in engine.containers.list(all=True, filters=label):
+            container.remove(force=True)
+        engine.close()
+        redis_port.close()
+        pg_port.close()
