@@ -20,7 +20,6 @@ import os
 import threading
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +58,18 @@ class DockerBackend:
         self._stopping: dict[str, threading.Thread] = {}
 
     def workers(self, queue: str) -> list[WorkerHandle]:
+        # The list call alone (no inspect per container): a container removed meanwhile
+        # (a warm stop just ending) must not fail the autoscaler's tick.
         handles = []
-        for container in self.client.containers.list(filters=compose.selector(self.project, queue)):
-            labels = container.labels
+        for summary in self.client.api.containers(filters=compose.selector(self.project, queue)):
+            labels = summary.get("Labels") or {}
             handles.append(
                 WorkerHandle(
-                    id=container.id,
+                    id=summary["Id"],
                     queue=queue,
                     node=labels.get(compose.NODE, ""),  # "" for one compose started
-                    started_at=_created(container.attrs.get("Created", "")),
-                    stopping=self._is_stopping(container.id),
+                    started_at=float(summary.get("Created") or time.time()),
+                    stopping=self._is_stopping(summary["Id"]),
                 )
             )
         return sorted(handles, key=lambda h: h.started_at)
@@ -78,11 +79,11 @@ class DockerBackend:
 
     def _start_one(self, queue: str) -> WorkerHandle:
         node = f"{node_prefix(queue)}{uuid.uuid4().hex[:8]}@%h"
-        siblings = self.client.containers.list(
+        siblings = self.client.api.containers(
             all=True, filters=compose.selector(self.project, queue)
         )
         template = self._template(siblings)
-        number = compose.next_number(c.labels for c in siblings)
+        number = compose.next_number(c.get("Labels") or {} for c in siblings)
         for _ in range(_NAME_TAKEN_RETRIES):
             spec = compose.from_template(template, queue, node, number, self.project)
             try:
@@ -98,11 +99,11 @@ class DockerBackend:
         log.info("started %s (%s) for %s", spec.name, node, queue)
         return WorkerHandle(container_id, queue, node, time.time())
 
-    def _template(self, siblings: list[Any]) -> dict[str, Any]:
+    def _template(self, siblings: list[dict[str, Any]]) -> dict[str, Any]:
         """The newest container of the service, else the autoscaler's own, else the settings."""
-        if siblings:
-            newest = max(siblings, key=lambda c: c.attrs.get("Created", ""))
-            return dict(newest.attrs)
+        for summary in sorted(siblings, key=lambda c: c.get("Created") or 0, reverse=True):
+            with contextlib.suppress(NotFound):  # removed since it was listed: the next
+                return dict(self.client.api.inspect_container(summary["Id"]))
         own_labels = (self.own or {}).get("Config", {}).get("Labels") or {}
         if self.own is not None and own_labels.get(PROJECT_LABEL) == self.project:
             return self.own  # the autoscaler of this very stack: its image, env, volumes
@@ -195,10 +196,3 @@ class DockerBackend:
 def _hauler_environment() -> dict[str, str]:
     """Every HAULER_* variable of this process, passed on to the workers."""
     return {key: value for key, value in os.environ.items() if key.startswith("HAULER_")}
-
-
-def _created(stamp: str) -> float:
-    try:
-        return datetime.fromisoformat(stamp[:26].rstrip("Z")).timestamp()
-    except ValueError:
-        return time.time()
