@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from celery import Celery
 
 from autoscale import decisions
-from tests.integration.compose_stack import Stack, build_images
+from tests.integration.compose_stack import PORTS, Stack, build_images
 from tests.integration.conftest import ROOT
 from tests.integration.http_server import LoopbackServer, Resource
 from tests.integration.media_samples import colour_video
@@ -32,6 +33,45 @@ pytestmark = pytest.mark.integration
 
 QUEUES = ("downloads", "uploads", "polling", "recovery", "media", "archives", "backups")
 QUEUES += ("health", "notify", "maintenance")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [[], ["deploy/compose/static.yml"], ["deploy/compose/test.yml"]],
+    ids=["stack", "static", "test"],
+)
+def test_the_file_is_valid_for_docker_compose_1_29_and_v2(overrides: list[str]):
+    require_binary("docker-compose")
+    files = [arg for name in ["docker-compose.yml", *overrides] for arg in ("-f", name)]
+    ports = {f"HAULER_TEST_{n.upper()}_PORT": "1" for n in PORTS} | {
+        "HAULER_TEST_PROMETHEUS_CONFIG": "/dev/null"
+    }
+    env = {"PATH": "/usr/bin:/bin", **ports}
+    commands = [["docker-compose"]]
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        commands.append(["docker", "compose"])  # the v2 plugin, where it is installed
+    for command in commands:
+        done = subprocess.run(
+            [*command, "-p", "hauler-compose-check", *files, "config", "-q"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+    services = subprocess.run(
+        ["docker-compose", "-p", "hauler-compose-check", *files, "config"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    config = yaml.safe_load(services)["services"]
+    assert {f"worker-{q}" for q in QUEUES} <= set(config)
+    autoscaler = config["autoscaler"]
+    assert autoscaler.get("profiles") == (
+        ["autoscaler"] if overrides == ["deploy/compose/static.yml"] else None
+    )
+    # the data volume its copies (workers made when a service has none) need
+    assert any(":/data" in str(v) or "'target': '/data'" in str(v) for v in autoscaler["volumes"])
 
 
 def _nodes(app: Celery) -> set[str]:
