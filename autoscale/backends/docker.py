@@ -27,7 +27,7 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 from docker.types import Mount
 
-from autoscale.backends import compose
+import autoscale.backends.compose as compose
 from autoscale.backends.base import WorkerHandle, node_prefix
 from hauler.settings import Settings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoscale.backends import compose
+import autoscale.backends.compose as compose
 
 WORKER = {
     "Created": "2026-12-01T12:00:00.000000000Z",
