@@ -70,6 +70,11 @@ class Autoscaler:
         }
         self.last_action: dict[str, float] = dict.fromkeys(self.config.queues, float("-inf"))
         self.throughput: dict[str, float | None] = dict.fromkeys(self.config.queues)
+        for queue in self.config.queues:
+            policy = self.config.policy(queue)
+            self.metrics.target_latency.labels(queue).set(policy.target_latency)
+            self.metrics.min_workers.labels(queue).set(policy.min_workers)
+            self.metrics.max_workers.labels(queue).set(policy.max_workers)
 
     def tick(self) -> list[Decision]:
         """One round: a sample per queue, a decision per queue, actions where needed."""

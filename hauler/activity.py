@@ -71,7 +71,7 @@ def emit(kind: str, **payload: Any) -> None:
     from hauler.correlation import causation_of, correlation_of
 
     task = current_task
-    if task is None or task.request.id is None:
+    if not task or task.request.id is None:  # a proxy of None outside a task
         return
     request = task.request
     fields = {

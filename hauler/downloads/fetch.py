@@ -11,16 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hauler import broker
 from hauler.downloads import modes, selection
-from hauler.downloads.clients.base import DownloadClient, Finished, Job, TooLarge
+from hauler.downloads.clients.base import DownloadClient, Finished, Job, StreamingClient
 from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
 from hauler.downloads.redirects import final_url
 from hauler.downloads.safety import inside, safe_name
-from hauler.errors import InvalidArgument, PermanentError, RetryableError
+from hauler.errors import InvalidArgument, PermanentError, RetryableError, TooLarge
 from hauler.paths import file_sha256, file_under_roots
 from hauler.progress import ProgressFn
 from hauler.settings import Settings
@@ -130,7 +130,7 @@ def fetch(
     )
     try:
         with selection.track(store, chosen.name):
-            finished = chosen.download(job, progress)
+            finished = cast(StreamingClient, chosen).download(job, progress)
         digest = _verify(finished, request)
         final = _place(finished.path, request.dest, digest)
     except Exception as exc:

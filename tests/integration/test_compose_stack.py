@@ -161,7 +161,8 @@ def test_the_stack_runs_scales_and_goes_away(stack, tmp_path: Path):
             return found if found and all(t["health"] == "up" for t in found) else []
 
         up = wait_for(targets, timeout=60, interval=1)
-        assert {t["labels"]["job"] for t in up} >= {"hauler-recorder", "hauler-autoscaler"}
+        shipped = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())["scrape_configs"]
+        assert {t["labels"]["job"] for t in up} == {job["job_name"] for job in shipped}
 
         # a manual `--scale worker-health=3` is adopted: counted, then scaled to min by policy
         stack.compose("up", "-d", "--no-deps", "--scale", "worker-health=3", "worker-health")

@@ -21,12 +21,12 @@ from urllib.parse import urljoin
 
 import requests
 
-from hauler.downloads.clients.base import Affinity, Finished, Job, TooLarge
+from hauler.downloads.clients.base import Affinity, Finished, Job
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.modes import FILE_MODE
 from hauler.downloads.safety import check_address, name_from_url, safe_name
 from hauler.downloads.stream import CHUNK, ReadInto, copy_hashing
-from hauler.errors import PermanentError, RetryableError
+from hauler.errors import DiskFull, PermanentError, RetryableError, TooLarge
 from hauler.paths import sha256_of
 from hauler.progress import Meter, ProgressFn
 from hauler.redact import redact_text, redact_url
@@ -41,10 +41,6 @@ BROKEN = (
 )
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*[^']*'[^']*'([^;]+)", re.IGNORECASE)
 _FILENAME = re.compile(r'filename\s*=\s*"?([^";]+)"?', re.IGNORECASE)
-
-
-class DiskFull(RetryableError):
-    """Raised when the staging disk is full; the partial file is kept for resume."""
 
 
 class HttpClient:

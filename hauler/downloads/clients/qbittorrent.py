@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from hauler.downloads.clients import staging
-from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job, TooLarge
+from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job
 from hauler.downloads.clients.qbittorrent_api import QbittorrentApi
 from hauler.downloads.links import Link, LinkKind
-from hauler.errors import HaulerError, RetryableError
+from hauler.errors import HaulerError, RetryableError, TooLarge
 from hauler.progress import Progress, ProgressFn
 from hauler.redact import redact_text
 
