@@ -75,6 +75,7 @@ def shipped_config_for(targets: dict[str, str], password_file: Path) -> dict[str
     for job in config["scrape_configs"]:
         job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
         if "basic_auth" in job:
+            assert job["basic_auth"]["username"] == SCRAPE_USER  # the login Flower accepts
             job["basic_auth"]["password_file"] = str(password_file)
     return config
 
