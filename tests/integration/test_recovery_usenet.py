@@ -203,7 +203,7 @@ def test_nzbget_retry_failed_puts_the_job_back_and_pause_resume_free_space_work(
 
 
 def test_a_hauler_download_sabnzbd_fails_is_retried_under_a_new_nzo_id(
-    sab: SabnzbdPeer, news_server: NntpServer, nzb_site, hauler_env, client_app
+    sab: SabnzbdPeer, news_server: NntpServer, nzb_site, hauler_env
 ):
     import uuid
 
