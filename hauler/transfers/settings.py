@@ -10,16 +10,14 @@ from hauler.env import EnvReader
 
 @dataclass(frozen=True)
 class WatchSettings:
-    """How often the watch reads the clients and when a transfer counts as stalled."""
+    """When a transfer counts as stalled, and the lease of the watch's lock."""
 
-    interval: float = 5.0  # seconds between watch passes (polling.watch from beat)
     stall_timeout: float = 1800.0  # seconds without a byte of progress before "stalled"
     lock_seconds: float = 120.0  # a dead watch's lock frees after this (longer than a pass)
 
     @classmethod
     def from_env(cls, reader: EnvReader) -> Self:
         return cls(
-            interval=reader.number("HAULER_WATCH_INTERVAL", 5.0, minimum=0.5),
             stall_timeout=reader.number("HAULER_WATCH_STALL_TIMEOUT", 1800.0, minimum=1.0),
             lock_seconds=reader.number("HAULER_WATCH_LOCK_SECONDS", 120.0, minimum=5.0),
         )

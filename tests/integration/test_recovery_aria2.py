@@ -42,7 +42,7 @@ def env(hauler_env: dict[str, str], aria2_peer: Aria2Peer) -> dict[str, str]:
         "HAULER_DOWNLOADS_ARIA2_URL": aria2_peer.url,
         "HAULER_DOWNLOADS_ARIA2_SECRET": aria2_peer.secret,
         "HAULER_DOWNLOADS_ALLOW_NETWORKS": "127.0.0.1/32",
-        "HAULER_WATCH_INTERVAL": "0.5",
+        "HAULER_SCHEDULE_WATCH": "0.5",
         "HAULER_RECOVERY_BACKOFF": "0.2",
         "HAULER_RECOVERY_BACKOFF_MAX": "1",
         "HAULER_RECOVERY_DISK_CHECK_SECONDS": "0.3",

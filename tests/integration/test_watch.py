@@ -41,7 +41,7 @@ def env(hauler_env: dict[str, str], aria2_peer: Aria2Peer) -> dict[str, str]:
         HAULER_DOWNLOADS_ALLOW_NETWORKS="127.0.0.1/32",
         HAULER_DOWNLOADS_ARIA2_URL=aria2_peer.url,
         HAULER_DOWNLOADS_ARIA2_SECRET=aria2_peer.secret,
-        HAULER_WATCH_INTERVAL="0.5",
+        HAULER_SCHEDULE_WATCH="0.5",
         HAULER_WATCH_STALL_TIMEOUT="8",
         HAULER_RECOVERY_MAX_ATTEMPTS="0",  # recovery gives up at once: no retry to wait for
     )
