@@ -1,24 +1,24 @@
-"""The periodic schedule, as data: task name → when, arguments and options."""
+"""The periodic schedule, as data: entries of hauler/schedule.py with their overrides.
+
+Each entry's timing can be changed with ``HAULER_SCHEDULE_<ENTRY>`` (seconds, a crontab
+line in UTC, or ``off``); ``hauler schedule`` shows what is in force.
+"""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from celery.schedules import crontab
+from hauler import schedule
+from hauler.settings import get_settings
 
-SCHEDULE: dict[str, dict[str, Any]] = {
-    "maintenance-cleanup-daily": {
-        "task": "maintenance.cleanup",
-        "schedule": crontab(hour="3", minute="17"),
-        "options": {"expires": 3600},
-    },
-    "health-ping-every-minute": {
-        "task": "health.ping",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
-}
+
+def _schedule() -> dict[str, dict[str, Any]]:
+    maintenance = get_settings().maintenance
+    return schedule.build(maintenance.schedule, maintenance.report_timezone)
+
+
+SCHEDULE: dict[str, dict[str, Any]] = _schedule()
 
 
 def load(module: str) -> dict[str, dict[str, Any]]:

@@ -83,6 +83,11 @@ class Autoscaler:
         self.startup = self.config.startup or TYPICAL_STARTUP.get(backend.name, 5.0)
         self.starting: dict[str, float] = {}  # node (expanded) → when start() was asked
         self.metrics.startup.set(self.startup)
+        for queue in self.config.queues:
+            policy = self.config.policy(queue)
+            self.metrics.target_latency.labels(queue).set(policy.target_latency)
+            self.metrics.min_workers.labels(queue).set(policy.min_workers)
+            self.metrics.max_workers.labels(queue).set(policy.max_workers)
 
     def tick(self) -> list[Decision]:
         """One round: a sample per queue, a decision per queue, actions where needed."""

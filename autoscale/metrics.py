@@ -62,6 +62,24 @@ class AutoscaleMetrics:
             "1 while this instance holds the leader lock.",
             registry=self.registry,
         )
+        self.target_latency = Gauge(
+            "hauler_autoscaler_target_latency_seconds",
+            "The latency target of a queue's policy (what the latency alert compares with).",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.min_workers = Gauge(
+            "hauler_autoscaler_min_workers",
+            "The fewest workers a queue's policy keeps.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.max_workers = Gauge(
+            "hauler_autoscaler_max_workers",
+            "The most workers a queue's policy starts.",
+            ["queue"],
+            registry=self.registry,
+        )
 
     def serve(self, address: str, port: int) -> None:
         """Serve ``/metrics`` on ``address:port`` (HAULER_LISTEN_ADDRESS, loopback by default)."""

@@ -32,9 +32,9 @@ class QueuePolicy:
 class DockerSettings:
     """How the docker backend creates worker containers."""
 
-    image: str = "hauler:latest"  # worker image
-    network_mode: str = "host"  # container network mode
-    project: str = "hauler"  # compose project label, so `docker compose ps` shows them
+    image: str = "hauler:latest"  # image of workers made with no container to copy
+    network_mode: str = "host"  # network of workers made with no container to copy
+    project: str = ""  # compose project whose worker-<queue> services it scales; "" = its own
     base_url: str = ""  # Docker Engine URL; empty = DOCKER_HOST or the local socket
     stop_grace: int = 0  # seconds between SIGTERM and SIGKILL; 0 = the queue's hard limit
 
@@ -82,7 +82,7 @@ class AutoscaleSettings:
             docker=DockerSettings(
                 image=reader.text("HAULER_AUTOSCALE_DOCKER_IMAGE", "hauler:latest"),
                 network_mode=reader.text("HAULER_AUTOSCALE_DOCKER_NETWORK", "host"),
-                project=reader.text("HAULER_AUTOSCALE_DOCKER_PROJECT", "hauler"),
+                project=reader.text("HAULER_AUTOSCALE_DOCKER_PROJECT", ""),
                 base_url=reader.text("HAULER_AUTOSCALE_DOCKER_URL", ""),
                 stop_grace=reader.integer("HAULER_AUTOSCALE_DOCKER_STOP_GRACE", 0, minimum=0),
             ),

@@ -71,7 +71,7 @@ def emit(kind: str, **payload: Any) -> None:
     from hauler.correlation import causation_of, correlation_of
 
     task = current_task
-    if task is None or task.request.id is None:
+    if not task or task.request.id is None:  # a proxy of None outside a task
         return
     request = task.request
     fields = {
@@ -83,6 +83,30 @@ def emit(kind: str, **payload: Any) -> None:
         "payload": payload,
     }
     with task.app.events.default_dispatcher(hostname=request.hostname) as dispatcher:
+        dispatcher.send(DOMAIN_EVENT, **fields)
+
+
+def emit_for(
+    app: Any,
+    kind: str,
+    *,
+    task_id: str,
+    task_name: str,
+    correlation_id: str | None,
+    causation_id: str | None = None,
+    **payload: Any,
+) -> None:
+    """Record a domain event on behalf of task ``task_id`` from outside it (the watch
+    finishing a download that ``downloads.fetch`` handed off), on its timeline."""
+    fields = {
+        "kind": kind,
+        "task_id": task_id,
+        "task_name": task_name,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "payload": payload,
+    }
+    with app.events.default_dispatcher() as dispatcher:
         dispatcher.send(DOMAIN_EVENT, **fields)
 
 

@@ -9,8 +9,16 @@
      │    ├── CorruptArchive     an archive (or a volume set) cannot be read
      │    ├── UnsafeArchive      an archive entry would escape its folder, or a bomb
      │    ├── PasswordRequired   an encrypted archive and no password
-     │    └── WrongPassword      an encrypted archive and the wrong password
+     │    ├── WrongPassword      an encrypted archive and the wrong password
+     │    ├── BackupFailed       a backup cannot be made, verified or restored (not transient)
+     │    ├── RestoreRefused     a restore would overwrite a database it must not touch
+     │    ├── CredentialsRefused a peer program refuses the credentials Hauler has
+     │    ├── TooLarge           a transfer is larger than its ``max_bytes``
+     │    ├── DownloadFailed     a handed-off download failed for good
+     │    └── ForeignComponent   a restart would touch another deployment's container
      ├── RetryableError          retried with exponential backoff, then dead-lettered
+     │    ├── DiskFull           the disk a transfer writes to is full
+     │    └── RestartFailed      a component could not be restarted now (Docker, supervisor)
      ├── ConfigurationError      a setting is wrong; raised at start-up
      └── ServiceUnavailable      Redis or the database cannot be reached
 """
@@ -58,8 +66,37 @@ class WrongPassword(PermanentError):
     """Raised when an archive is encrypted and the password given does not open it."""
 
 
+class BackupFailed(PermanentError):
+    """Raised when a backup cannot be made, verified or restored and retrying cannot help."""
+
+
+class RestoreRefused(PermanentError):
+    """Raised when a restore would overwrite the live database without --yes or with workers up."""
+
+
+class CredentialsRefused(PermanentError):
+    """Raised when a peer program (a download client, a server) refuses Hauler's credentials;
+    the message names the setting to fix."""
+
+
+class TooLarge(PermanentError):
+    """Raised when a download or upload is (or turns out to be) larger than ``max_bytes``."""
+
+
+class DownloadFailed(PermanentError):
+    """Raised (as the task's result) when a download handed to a client failed for good."""
+
+
+class ForeignComponent(PermanentError):
+    """Raised when healing would restart a container of another deployment or project."""
+
+
 class RetryableError(HaulerError):
     """Raised when a failure is transient (network, 5xx, busy peer): retry with backoff."""
+
+
+class DiskFull(RetryableError):
+    """Raised when the disk a transfer writes to is full; partial data is kept for resume."""
 
 
 class ConfigurationError(HaulerError):
@@ -75,3 +112,7 @@ class ConfigurationError(HaulerError):
 
 class ServiceUnavailable(HaulerError):
     """Raised when Redis or the database cannot be reached; the message says what to do."""
+
+
+class RestartFailed(RetryableError):
+    """Raised when a failed component could not be restarted now (Docker or Redis said no)."""

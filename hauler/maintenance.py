@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,8 +16,20 @@ from hauler.store.db import session_scope
 from hauler.store.models import Activity, DeadLetter
 
 
-def cleanup(settings: Settings, *, now: datetime, activity_days: int) -> dict[str, Any]:
-    """Delete activity rows older than ``activity_days`` and expired media cache entries."""
+def cleanup(
+    settings: Settings,
+    *,
+    now: datetime,
+    activity_days: int,
+) -> dict[str, Any]:
+    """Apply every retention rule; one count per kind of thing removed.
+
+    Activity rows older than ``activity_days``, expired media cache entries, Celery
+    results past their expiry, old logs, staging leftovers with no live transfer,
+    retried dead letters and the backups the retention policy does not keep
+    (hauler/retention.py).
+    """
+    from hauler import retention
     from hauler.media import cache
 
     cutoff = activity.retention_cutoff(now, activity_days)
@@ -26,6 +39,7 @@ def cleanup(settings: Settings, *, now: datetime, activity_days: int) -> dict[st
         "activity_deleted": removed,
         "media_cache_expired": expired,
         "cutoff": cutoff.isoformat(),
+        **retention.run(settings, now),
     }
 
 
@@ -102,15 +116,22 @@ def _empty() -> dict[str, Any]:
 
 
 def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[str, Any]:
-    """Outcomes per task (overall and by name) and new dead letters since ``now - hours``."""
+    """Everything the daily report says about ``now - hours`` → ``now``.
+
+    Outcomes per task (overall, by name and by queue), downloads, failures and what
+    recovery did, dead letters, autoscaler actions, backups, health now, alerts.
+    """
+    from hauler import report
+
     since = now - timedelta(hours=hours)
     with session_scope(settings.database_url) as session:
-        rows = session.execute(
+        result = session.execute(
             select(
                 Activity.task_id,
                 Activity.task_name,
                 Activity.status,
                 Activity.payload["reason"].as_string(),
+                Activity.queue,
             )
             .where(
                 Activity.occurred_at >= since,
@@ -119,7 +140,19 @@ def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[
             )
             .order_by(Activity.occurred_at, Activity.id)
         )
-        summary = tally((str(a), b, str(c), d) for a, b, c, d in rows)
+        rows = result.all()
+        summary = tally((str(a), b, str(c), d) for a, b, c, d, _ in rows)
+        queues = by_queue((str(a), e, str(c)) for a, _, c, _, e in rows)
+        sections = {
+            "queues": queues,
+            "downloads": report.downloads(session, since),
+            "failures": report.failures(session, since),
+            "autoscaler": report.autoscaler(session, since),
+            "backups": report.backups(session, since),
+            "health": report.health_now(session),
+            "alerts": report.alerts(session, since),
+            "dead_letters_total": report.dead_letters_total(session, since),
+        }
         dead = session.execute(
             select(DeadLetter.task_name, DeadLetter.reason, func.count())
             .where(DeadLetter.last_failed_at >= since)
@@ -132,4 +165,35 @@ def daily_report(settings: Settings, *, now: datetime, hours: int = 24) -> dict[
         "dead_letters": [
             {"task_name": name, "reason": reason, "count": count} for name, reason, count in dead
         ],
+        **sections,
     }
+
+
+def by_queue(rows: Iterable[tuple[str, str | None, str]]) -> dict[str, dict[str, int]]:
+    """Tasks per queue by outcome, from ``(task_id, queue, status)`` rows, oldest first."""
+    queues: dict[str, str] = {}
+    history: dict[str, list[str]] = defaultdict(list)
+    for task_id, queue, status in rows:
+        if queue:
+            queues[task_id] = queue
+        history[task_id].append(status)
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for task_id, statuses in history.items():
+        out[queues.get(task_id, "unknown")][outcome(statuses)] += 1
+    return {queue: dict(counts) for queue, counts in sorted(out.items())}
+
+
+def send_daily_report(
+    settings: Settings, *, now: datetime, hours: int = 24, send: bool = True
+) -> dict[str, Any]:
+    """The daily report as JSON; with ``send``, also as a message through notify."""
+    from hauler import report
+    from hauler.notify import service as notify
+    from hauler.notify.message import Message
+
+    data = daily_report(settings, now=now, hours=hours)
+    if send:
+        title, body = report.text_of(data, settings.maintenance.report_timezone)
+        message = Message(title=title, text=body, severity="info", kind="report")
+        data["sent"] = notify.send(settings, message, later=notify.celery_later())["receivers"]
+    return data

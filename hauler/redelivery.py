@@ -65,14 +65,25 @@ class Holder:
     hostname: str
     at: float  # the worker's clock when it listed its deliveries
     tags: frozenset[str]  # delivery tags it held then
+    queues: tuple[str, ...] = ()  # the queues it consumes (the health check counts them)
 
     def dumps(self) -> str:
-        return json.dumps({"hostname": self.hostname, "at": self.at, "tags": sorted(self.tags)})
+        return json.dumps(
+            {
+                "hostname": self.hostname,
+                "at": self.at,
+                "tags": sorted(self.tags),
+                "queues": list(self.queues),
+            }
+        )
 
     @classmethod
     def loads(cls, raw: bytes | str) -> Holder:
         data = json.loads(raw)
-        return cls(str(data["hostname"]), float(data["at"]), frozenset(map(str, data["tags"])))
+        queues = tuple(map(str, data.get("queues") or ()))
+        return cls(
+            str(data["hostname"]), float(data["at"]), frozenset(map(str, data["tags"])), queues
+        )
 
 
 def orphans(

@@ -20,8 +20,14 @@ from hauler.errors import ConfigurationError
 if TYPE_CHECKING:
     from autoscale.settings import AutoscaleSettings
     from hauler.archives.settings import ArchiveSettings
+    from hauler.backups.settings import BackupSettings
     from hauler.downloads.settings import DownloadSettings
+    from hauler.health.settings import HealthSettings
+    from hauler.maintenance_settings import MaintenanceSettings
     from hauler.media.settings import MediaSettings
+    from hauler.notify.settings import NotifySettings
+    from hauler.recovery.settings import RecoverySettings
+    from hauler.transfers.settings import WatchSettings
     from hauler.uploads.settings import UploadSettings
 
 
@@ -60,6 +66,8 @@ class Settings:
     activity_retention_days: int = 30  # activity rows older than this are deleted
     flower_port: int = 5555  # Flower's port under `hauler up`
     flower_basic_auth: str = ""  # "user:password" for Flower; empty = generated on first start
+    flower_cookie_secret: str = ""  # Flower's cookie secret; empty = generated once and kept
+    flower_scrape_password_file: str = ""  # file for Flower's `prometheus` login; empty = none
     listen_address: str = "127.0.0.1"  # address the recorder, autoscaler metrics and Flower bind
     deployment: str = ""  # deployment id; empty = derived from broker URL and data dir
     beat_schedule: str = "beat_schedule"  # module whose SCHEDULE beat runs
@@ -70,6 +78,12 @@ class Settings:
     downloads: DownloadSettings = field(default_factory=lambda: _downloads_defaults())
     uploads: UploadSettings = field(default_factory=lambda: _uploads_defaults())
     archives: ArchiveSettings = field(default_factory=lambda: _archives_defaults())
+    notify: NotifySettings = field(default_factory=lambda: _notify_defaults())  # HAULER_NOTIFY_*
+    maintenance: MaintenanceSettings = field(default_factory=lambda: _maintenance_defaults())
+    health: HealthSettings = field(default_factory=lambda: _health_defaults())  # HAULER_HEALTH_*
+    backups: BackupSettings = field(default_factory=lambda: _backups_defaults())  # HAULER_BACKUP_*
+    recovery: RecoverySettings = field(default_factory=lambda: _recovery_defaults())
+    watch: WatchSettings = field(default_factory=lambda: _watch_defaults())  # HAULER_WATCH_*
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +127,8 @@ class Settings:
             activity_retention_days=reader.integer("HAULER_ACTIVITY_RETENTION_DAYS", 30, minimum=1),
             flower_port=reader.integer("HAULER_FLOWER_PORT", 5555, minimum=1, maximum=65535),
             flower_basic_auth=reader.text("HAULER_FLOWER_BASIC_AUTH", ""),
+            flower_cookie_secret=reader.text("HAULER_FLOWER_COOKIE_SECRET", ""),
+            flower_scrape_password_file=reader.text("HAULER_FLOWER_SCRAPE_PASSWORD_FILE", ""),
             listen_address=reader.text("HAULER_LISTEN_ADDRESS", "127.0.0.1"),
             deployment=reader.text("HAULER_DEPLOYMENT", ""),
             beat_schedule=reader.text("HAULER_BEAT_SCHEDULE", "beat_schedule"),
@@ -122,6 +138,12 @@ class Settings:
             downloads=_downloads_from_env(reader),
             uploads=_uploads_from_env(reader),
             archives=_archives_from_env(reader),
+            notify=_notify_from_env(reader),
+            maintenance=_maintenance_from_env(reader),
+            health=_health_from_env(reader),
+            backups=_backups_from_env(reader),
+            recovery=_recovery_from_env(reader),
+            watch=_watch_from_env(reader),
             log_level=reader.choice(
                 "HAULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
@@ -146,7 +168,8 @@ class Settings:
         """Redis visibility timeout: longer than any hard limit or retry countdown."""
         if self.visibility_timeout:
             return self.visibility_timeout
-        return int(max(self.longest_time_limit, self.retry.backoff_max)) + 600
+        waits = (self.retry.backoff_max, self.recovery.backoff_max)  # countdowns in the broker
+        return int(max(self.longest_time_limit, *waits)) + 600
 
     def _cross_checks(self) -> list[str]:
         problems = []
@@ -170,6 +193,8 @@ class Settings:
             )
         if self.flower_basic_auth and ":" not in self.flower_basic_auth:
             problems.append("HAULER_FLOWER_BASIC_AUTH must look like user:password")
+        if self.flower_cookie_secret and len(self.flower_cookie_secret) < 32:
+            problems.append("HAULER_FLOWER_COOKIE_SECRET must be at least 32 characters")
         if not _is_ip_address(self.listen_address):
             problems.append(f"HAULER_LISTEN_ADDRESS={self.listen_address!r} is not an IP address")
         return problems
@@ -243,6 +268,78 @@ def _archives_from_env(reader: EnvReader) -> ArchiveSettings:
     from hauler.archives.settings import ArchiveSettings
 
     return ArchiveSettings.from_env(reader)
+
+
+def _notify_defaults() -> NotifySettings:
+    from hauler.notify.settings import NotifySettings
+
+    return NotifySettings()
+
+
+def _notify_from_env(reader: EnvReader) -> NotifySettings:
+    from hauler.notify.settings import NotifySettings
+
+    return NotifySettings.from_env(reader)
+
+
+def _maintenance_defaults() -> MaintenanceSettings:
+    from hauler.maintenance_settings import MaintenanceSettings
+
+    return MaintenanceSettings()
+
+
+def _maintenance_from_env(reader: EnvReader) -> MaintenanceSettings:
+    from hauler.maintenance_settings import MaintenanceSettings
+
+    return MaintenanceSettings.from_env(reader)
+
+
+def _health_defaults() -> HealthSettings:
+    from hauler.health.settings import HealthSettings
+
+    return HealthSettings()
+
+
+def _health_from_env(reader: EnvReader) -> HealthSettings:
+    from hauler.health.settings import HealthSettings
+
+    return HealthSettings.from_env(reader)
+
+
+def _backups_defaults() -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings()
+
+
+def _backups_from_env(reader: EnvReader) -> BackupSettings:
+    from hauler.backups.settings import BackupSettings
+
+    return BackupSettings.from_env(reader)
+
+
+def _recovery_defaults() -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings()
+
+
+def _recovery_from_env(reader: EnvReader) -> RecoverySettings:
+    from hauler.recovery.settings import RecoverySettings
+
+    return RecoverySettings.from_env(reader)
+
+
+def _watch_defaults() -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings()
+
+
+def _watch_from_env(reader: EnvReader) -> WatchSettings:
+    from hauler.transfers.settings import WatchSettings
+
+    return WatchSettings.from_env(reader)
 
 
 def _default_data_dir(env: Mapping[str, str]) -> str:

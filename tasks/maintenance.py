@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
-from hauler import maintenance
+from hauler import maintenance, schedule
 from hauler.errors import InvalidArgument
 from hauler.settings import get_settings
 from tasks._ping import queue_ping
@@ -29,9 +30,26 @@ def cleanup(activity_days: int | None = None) -> dict[str, Any]:
     return maintenance.cleanup(settings, now=datetime.now(UTC), activity_days=days)
 
 
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
 @hauler_task("reports.daily")
-def daily(hours: int = 24) -> dict[str, Any]:
-    """Summarise the last ``hours`` of activity: tasks by outcome, dead letters, failures."""
+def daily(hours: int = 24, send: bool = True, local_time: str | None = None) -> dict[str, Any]:
+    """Report the last ``hours`` and send it through notify (``send``).
+
+    ``local_time`` ("HH:MM") is how the schedule asks for "23:00 in the report's time
+    zone": a run at another local hour (the other side of a DST change) does nothing.
+    """
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24 * 31:
         raise InvalidArgument("hours", "must be a whole number from 1 to 744")
-    return maintenance.daily_report(get_settings(), now=datetime.now(UTC), hours=hours)
+    if not isinstance(send, bool):
+        raise InvalidArgument("send", "must be true or false")
+    settings = get_settings()
+    now = datetime.now(UTC)
+    timezone = settings.maintenance.report_timezone
+    if local_time is not None:
+        if not isinstance(local_time, str) or not _HHMM.match(local_time):
+            raise InvalidArgument("local_time", "must be HH:MM")
+        if not schedule.local_time_is(local_time, timezone, now):
+            return {"skipped": f"not {local_time} in {timezone}", "at": now.isoformat()}
+    return maintenance.send_daily_report(settings, now=now, hours=hours, send=send)

@@ -47,6 +47,16 @@ def held_tags(consumer: Any) -> frozenset[str]:
     return frozenset(tags)
 
 
+def consumed_queues(consumer: Any) -> tuple[str, ...]:
+    """Names of the queues this worker consumes (for the health check's workers per queue)."""
+    task_consumer = getattr(consumer, "task_consumer", None)
+    queues = getattr(task_consumer, "queues", None) or ()
+    names = [getattr(q, "name", None) for q in queues]
+    if not any(names):
+        names = list(consumer.app.amqp.queues.consume_from or ())
+    return tuple(sorted({str(n) for n in names if n}))
+
+
 class DeliveryHeartbeat(bootsteps.StartStopStep):
     """A consumer step: the heartbeat key, written at start and then on the consumer's timer."""
 
@@ -77,7 +87,7 @@ class DeliveryHeartbeat(bootsteps.StartStopStep):
 
     def beat(self, parent: Any) -> None:
         """Write this worker's heartbeat; a failure only means the next one counts."""
-        holder = Holder(parent.hostname, time.time(), held_tags(parent))
+        holder = Holder(parent.hostname, time.time(), held_tags(parent), consumed_queues(parent))
         try:
             key = worker_key(parent.hostname, os.getpid())
             self.client.set(key, holder.dumps(), px=self.dead_after_ms)

@@ -5,10 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 IMAGE=${HAULER_IMAGE:-hauler:latest}
+BASE=${HAULER_BASE_IMAGE:-hauler-base:bookworm}
 PYTHON=${PYTHON:-python3}
-deploy/docker/build-base.sh
+HAULER_BASE_IMAGE=$BASE deploy/docker/build-base.sh
 source_hash=$(git ls-files -z pyproject.toml celeryconfig.py beat_schedule.py hauler tasks workers autoscale deploy/docker/Dockerfile deploy/docker/build-image.sh \
-    | xargs -0 sha256sum | sha256sum | cut -c1-16)
+    | xargs -0 sha256sum | cat - <(docker image inspect -f '{{.Id}}' "$BASE") | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "hauler.source" }}' "$IMAGE" 2>/dev/null)" = "$source_hash" ]; then
     exit 0
 fi
@@ -25,6 +26,7 @@ if ! "$PYTHON" -m pip wheel -q --wheel-dir "$context/wheels" "$context/src[s3]" 
     exit 1
 fi
 cp deploy/docker/Dockerfile "$context/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q --network host --label "hauler.source=$source_hash" \
+DOCKER_BUILDKIT=0 docker build -q --network host --build-arg "BASE=$BASE" \
+    --label "hauler.source=$source_hash" \
     -t "$IMAGE" "$context" >/dev/null
 echo "built $IMAGE ($source_hash)"

@@ -6,8 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from hauler.downloads.clients.http import DiskFull
-from hauler.errors import UnsafeArchive
+from hauler.errors import DiskFull, UnsafeArchive
 
 RESERVE = 16 * 1024 * 1024  # bytes always left free on the target's file system
 

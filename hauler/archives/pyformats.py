@@ -19,10 +19,10 @@ from typing import IO
 from hauler.archives.formats import Archive
 from hauler.archives.limits import Budget, check_room
 from hauler.archives.names import target
-from hauler.downloads.clients.http import DiskFull
 from hauler.errors import (
     ConfigurationError,
     CorruptArchive,
+    DiskFull,
     PasswordRequired,
     UnsafeArchive,
     WrongPassword,

@@ -22,10 +22,10 @@ from hauler.archives.limits import Budget, check_room
 from hauler.archives.names import entry_parts
 from hauler.archives.pyformats import Outcome
 from hauler.archives.settings import ArchiveSettings
-from hauler.downloads.clients.http import DiskFull
 from hauler.errors import (
     ConfigurationError,
     CorruptArchive,
+    DiskFull,
     PasswordRequired,
     RetryableError,
     Unsupported,

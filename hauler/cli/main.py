@@ -25,6 +25,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "db",
     "media",
     "autoscale",
+    "notify",
+    "schedule",
+    "report",
+    "health",
+    "backup",
+    "failures",
 )
 
 

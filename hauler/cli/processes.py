@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import uuid
 from typing import Any
 
-from hauler import flower
+from hauler import broker, flower
 from hauler.cli.common import need_database, need_redis, settings
+from hauler.deployment import deployment_id
+from hauler.notify.service import protect as service_protect
 from hauler.queues import DEFAULT_QUEUE, QUEUES, check_queue
 from hauler.settings import Settings
 from hauler.supervisor import Supervisor
+from hauler.supervisor_control import SupervisorControl
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
 
@@ -97,7 +101,9 @@ def run_beat(args: argparse.Namespace) -> int:
 
 def run_flower(args: argparse.Namespace) -> int:
     need_redis()
-    login = flower.login(settings())
+    config = settings()
+    login = flower.login(config)
+    flower.write_scrape_password(config, login)
     _announce_flower_login(login)
     sys.stdout.flush()  # exec discards what is still buffered
     argv = flower_argv()
@@ -122,7 +128,9 @@ def run_up(args: argparse.Namespace) -> int:
     need_database()
     config = settings()
     log_dir = config.data_dir / "logs"
-    supervisor = Supervisor(os.environ, log_dir, grace=90.0)
+    # health.recover asks, through Redis, for a child of this deployment to be restarted
+    control = SupervisorControl(broker.shared(config.broker_url), deployment_id(config))
+    supervisor = Supervisor(os.environ, log_dir, grace=90.0, control=control)
     hauler = [sys.executable, "-m", "hauler.cli.main"]
     # The autoscaler (local backend) starts each queue's workers (at least its minimum)
     # and scales them; on Ctrl-C it warm-stops them all before it exits.
@@ -133,6 +141,7 @@ def run_up(args: argparse.Namespace) -> int:
     supervisor.start("recorder", [*hauler, "recorder"])
     login = None if args.no_flower else flower.login(config)
     if login is not None:
+        flower.write_scrape_password(config, login)
         supervisor.start("flower", flower_argv(), env=flower.environment(os.environ, login))
     print(
         f"hauler up: autoscaler, beat, recorder{', flower' if not args.no_flower else ''};"
@@ -143,7 +152,30 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"  flower    http://{config.listen_address}:{config.flower_port}/")
         _announce_flower_login(login)
     print("  status    hauler status      Ctrl-C stops everything", flush=True)
+    _announce_maintenance(config, supervisor)
     return supervisor.run()
+
+
+def _announce_maintenance(config: Settings, supervisor: Supervisor) -> None:
+    """Tell the maintenance receivers Hauler is back, and that it stops when it is asked to."""
+    if not any(r.maintenance for r in config.notify.receivers):
+        return
+    from hauler.notify import announce
+
+    service_protect(config)
+    try:
+        announce.back(config)
+    except Exception as exc:  # never keeps Hauler from running
+        print(f"hauler: announcing the start failed: {exc}", file=sys.stderr)
+
+    def going_down() -> None:
+        if supervisor.signalled is not None:
+            name = signal.Signals(supervisor.signalled).name
+            announce.going_down(config, reason=f"asked to stop ({name})")
+        else:
+            announce.going_down(config, reason="stopping: a process kept exiting (see its log)")
+
+    supervisor.on_stop = going_down
 
 
 def _announce_flower_login(login: flower.FlowerLogin) -> None:
@@ -154,3 +186,5 @@ def _announce_flower_login(login: flower.FlowerLogin) -> None:
         print("  flower login  from HAULER_FLOWER_BASIC_AUTH")
     else:
         print(f"  flower login  user {login.user}; the password is in {login.path}")
+    if login.scrape_password:
+        print(f"  flower login  user {flower.SCRAPE_USER} for Prometheus (password file set)")

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
             "(hauler dlq quarantine)"
         )
     _show_autoscaler(client, url)
+    _show_clients(client)
     failures = activity.recent_failures(url, limit=args.failures)
     if failures:
         print("recent failures:")
@@ -55,6 +56,32 @@ def run(args: argparse.Namespace) -> int:
         detail = payload.get("exception") or payload.get("reason") or ""
         print(f"  {when(row.occurred_at)}  {row.task_name}  {row.status}  {detail}"[:160])
     return 0
+
+
+def _show_clients(client: Any) -> None:
+    """Download clients out of selection: in backoff, or paused for a full disk."""
+    import time
+
+    from hauler.downloads import client_backoff, client_pause
+
+    now = time.time()
+    out, watched = [], []
+    for name, info in sorted(client_pause.all_paused(client).items()):
+        out.append(f"  {name:<12} paused: {info.get('reason', 'paused')}")
+    for name, state in sorted(client_backoff.Backoffs(client).all()):
+        if state.out(now):
+            out.append(
+                f"  {name:<12} backed off {state.remaining(now):.0f}s more (level {state.level})"
+            )
+        elif state.level:
+            watched.append(f"  {name:<12} in selection, backoff level {state.level}")
+    print(
+        f"download clients: {len(out)} out of selection"
+        if out
+        else "download clients: all in selection"
+    )
+    for line in (*out, *watched):
+        print(line)
 
 
 def _show_autoscaler(client: Any, url: str) -> None:

@@ -33,8 +33,14 @@ def validate_then(then: Any) -> list[dict[str, Any]]:
     return then
 
 
-def start_chain(steps: list[dict[str, Any]], path: str) -> str:
-    """Publish the chain (from inside the running task, so ids are inherited); return its id."""
+def start_chain(
+    steps: list[dict[str, Any]], path: str, headers: dict[str, Any] | None = None
+) -> str:
+    """Publish the chain; return its id.
+
+    From inside the running task the correlation and causation ids are inherited; the
+    watch, finishing a handed-off download, passes them as ``headers``.
+    """
     from celery import chain, signature
 
     signatures = [
@@ -47,5 +53,9 @@ def start_chain(steps: list[dict[str, Any]], path: str) -> str:
         for step in steps
     ]
     signatures[0] = signatures[0].clone(args=(path, *signatures[0].args))
-    result = chain(*signatures).apply_async()
+    result = (
+        chain(*signatures).apply_async(headers=headers)
+        if headers
+        else chain(*signatures).apply_async()
+    )
     return str(result.id)

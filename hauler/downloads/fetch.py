@@ -11,16 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hauler import broker
 from hauler.downloads import modes, selection
-from hauler.downloads.clients.base import DownloadClient, Finished, Job, TooLarge
+from hauler.downloads.clients.base import DownloadClient, Finished, Job, StreamingClient
 from hauler.downloads.clients.registry import configured_clients
 from hauler.downloads.links import Link, LinkKind, classify
+from hauler.downloads.mirrors import validate_mirrors
 from hauler.downloads.redirects import final_url
 from hauler.downloads.safety import inside, safe_name
-from hauler.errors import InvalidArgument, PermanentError, RetryableError
+from hauler.errors import InvalidArgument, PermanentError, RetryableError, TooLarge
 from hauler.paths import file_sha256, file_under_roots
 from hauler.progress import ProgressFn
 from hauler.settings import Settings
@@ -44,6 +45,7 @@ class Request:
     client: str
     sha256: str | None
     max_bytes: int | None
+    mirrors: tuple[str, ...] = ()  # other sources of the same content (recovery uses them)
 
 
 def validate(
@@ -54,6 +56,7 @@ def validate(
     client: Any,
     sha256: Any,
     max_bytes: Any,
+    mirrors: Any = None,
 ) -> Request:
     """Check every argument; the error names the one that is wrong."""
     link = classify(url)
@@ -70,7 +73,9 @@ def validate(
         raise InvalidArgument("sha256", "must be 64 hexadecimal characters")
     if max_bytes is not None and not _positive_int(max_bytes):
         raise InvalidArgument("max_bytes", "must be a positive whole number of bytes")
-    return Request(link, target, filename, client, sha256.lower() if sha256 else None, max_bytes)
+    others = validate_mirrors(mirrors, link, lambda m: _check_local(settings, m))
+    digest = sha256.lower() if sha256 else None
+    return Request(link, target, filename, client, digest, max_bytes, others)
 
 
 def _positive_int(value: Any) -> bool:
@@ -88,6 +93,43 @@ def will_retry(exc: BaseException) -> bool:
     return isinstance(exc, RetryableError)
 
 
+def choose(
+    settings: Settings,
+    request: Request,
+    clients: list[DownloadClient] | None = None,
+) -> tuple[DownloadClient, str, Link]:
+    """The client for ``request``, why, and the link to give it (a URL another program will
+    fetch has its redirects followed and checked here first)."""
+    store = broker.shared(settings.broker_url)
+    clients = clients if clients is not None else configured_clients(settings)
+    chosen, reason = selection.choose(request.link, clients, request.client, store)
+    link = request.link
+    if _fetched_by_peer(link, chosen):
+        downloads = settings.downloads
+        link = replace(
+            link, url=final_url(link.url, downloads.allow_networks, downloads.http_timeout)
+        )
+    return chosen, reason, link
+
+
+def job_for(settings: Settings, request: Request, link: Link, task_id: str) -> Job:
+    """The job a client is given for task ``task_id``: its own staging directory and tag."""
+    workdir = settings.staging_dir / safe_name(task_id)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Job(
+        link,
+        workdir,
+        tag=tag_for(task_id),
+        max_bytes=request.max_bytes,
+        filename=request.filename,
+    )
+
+
+def tag_for(task_id: str) -> str:
+    """The label a client carries for task ``task_id``'s job."""
+    return f"hauler-{task_id}"
+
+
 def fetch(
     settings: Settings,
     request: Request,
@@ -98,67 +140,80 @@ def fetch(
     on_choice: Callable[[str, str], None] | None = None,
     retried: Callable[[BaseException], bool] = will_retry,
 ) -> dict[str, Any]:
-    """Download ``request`` and return where it landed.
+    """Download ``request`` in this thread and return where it landed.
 
     The job's staging directory (``HAULER_STAGING_DIR/<task id>``) goes when the download
     is placed, and when it fails for good; it stays, with any partial file for resume,
-    when ``retried(exc)`` says the failure will be tried again.
+    when ``retried(exc)`` says the failure will be tried again. An external client is
+    followed to the end here (``download``); ``downloads.fetch`` hands those off instead.
 
     Returns:
         ``{"download_id", "path", "bytes", "sha256", "client", "reason", "seconds"}``.
     """
     started = time.monotonic()
-    store = broker.shared(settings.broker_url)
-    clients = clients if clients is not None else configured_clients(settings)
-    chosen, reason = selection.choose(request.link, clients, request.client, store)
+    chosen, reason, link = choose(settings, request, clients)
     if on_choice:
         on_choice(chosen.name, reason)
-    link = request.link
-    if _fetched_by_peer(link, chosen):
-        downloads = settings.downloads
-        link = replace(
-            link, url=final_url(link.url, downloads.allow_networks, downloads.http_timeout)
-        )
-    workdir = settings.staging_dir / safe_name(task_id)
-    workdir.mkdir(parents=True, exist_ok=True)
-    job = Job(
-        link,
-        workdir,
-        tag=f"hauler-{task_id}",
-        max_bytes=request.max_bytes,
-        filename=request.filename,
-    )
+    return stream(settings, request, chosen, reason, link, task_id, progress, retried, started)
+
+
+def stream(
+    settings: Settings,
+    request: Request,
+    chosen: DownloadClient,
+    reason: str,
+    link: Link,
+    task_id: str,
+    progress: ProgressFn,
+    retried: Callable[[BaseException], bool] = will_retry,
+    started: float | None = None,
+) -> dict[str, Any]:
+    """Download through ``chosen`` in this thread, verify, place and record (see ``fetch``)."""
+    started = time.monotonic() if started is None else started
+    store = broker.shared(settings.broker_url)
+    job = job_for(settings, request, link, task_id)
     try:
         with selection.track(store, chosen.name):
-            finished = chosen.download(job, progress)
-        digest = _verify(finished, request)
-        final = _place(finished.path, request.dest, digest)
+            finished = cast(StreamingClient, chosen).download(job, progress)
+        digest = verify(finished, request)
+        final = place(finished.path, request.dest, digest)
     except Exception as exc:
         if not retried(exc):
-            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(job.workdir, ignore_errors=True)
         raise
-    shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(job.workdir, ignore_errors=True)
     seconds = round(time.monotonic() - started, 3)
-    size = _size(final)
-    row = Download(
+    row = download_row(task_id, request.link.shown, chosen.name, reason, final, digest, seconds)
+    return result_of(row, record(settings, row))
+
+
+def download_row(
+    task_id: str, shown: str, client: str, reason: str, final: Path, digest: str, seconds: float
+) -> Download:
+    """The ``downloads`` row of a placed download."""
+    return Download(
         task_id=task_id,
-        url=request.link.shown,
-        client=chosen.name,
+        url=shown,
+        client=client,
         reason=reason,
         path=str(final),
-        bytes=size,
+        bytes=size_of(final),
         sha256=digest,
         seconds=seconds,
         finished_at=datetime.now(UTC),
     )
+
+
+def result_of(row: Download, download_id: int) -> dict[str, Any]:
+    """The task's result dict, the same whichever client downloaded."""
     return {
-        "download_id": _record(settings, row),
-        "path": str(final),
-        "bytes": size,
-        "sha256": digest,
-        "client": chosen.name,
-        "reason": reason,
-        "seconds": seconds,
+        "download_id": download_id,
+        "path": row.path,
+        "bytes": row.bytes,
+        "sha256": row.sha256,
+        "client": row.client,
+        "reason": row.reason,
+        "seconds": row.seconds,
     }
 
 
@@ -168,14 +223,14 @@ def _fetched_by_peer(link: Link, client: DownloadClient) -> bool:
     return not link.local and link.kind is not LinkKind.MAGNET and client.name != "http"
 
 
-def _verify(finished: Finished, request: Request) -> str:
+def verify(finished: Finished, request: Request) -> str:
     """The result's sha256, once its size and checksum are what the caller asked for.
 
     Raises:
         TooLarge: more than ``max_bytes`` (a client that learns the size only at the end).
         ChecksumMismatch: not the ``sha256`` asked for.
     """
-    size = _size(finished.path)
+    size = size_of(finished.path)
     if request.max_bytes is not None and size > request.max_bytes:
         _remove(finished.path)
         raise TooLarge(
@@ -191,7 +246,7 @@ def _verify(finished: Finished, request: Request) -> str:
     return digest
 
 
-def _place(source: Path, dest_dir: Path, digest: str) -> Path:
+def place(source: Path, dest_dir: Path, digest: str) -> Path:
     """Move ``source`` into ``dest_dir`` atomically, never overwriting a different file.
 
     The result gets the default modes (files 0644, directories 0755 under umask 022),
@@ -219,7 +274,8 @@ def _place(source: Path, dest_dir: Path, digest: str) -> Path:
     return target
 
 
-def _record(settings: Settings, row: Download) -> int:
+def record(settings: Settings, row: Download) -> int:
+    """Store the ``downloads`` row; its id."""
     with session_scope(settings.database_url) as session:
         session.add(row)
         session.flush()
@@ -240,7 +296,8 @@ def _tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _size(path: Path) -> int:
+def size_of(path: Path) -> int:
+    """Bytes of a file, or of every file under a directory."""
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size

@@ -15,7 +15,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from hauler.downloads.safety import check_address
-from hauler.errors import PermanentError, RetryableError
+from hauler.errors import PermanentError
+from hauler.httpstatus import request_error
 from hauler.redact import redact_text, redact_url
 
 MAX_REDIRECTS = 5
@@ -51,9 +52,7 @@ def _redirect_of(url: str, timeout: float) -> str | None:
         response = requests.get(
             url, headers=HEADERS, stream=True, allow_redirects=False, timeout=timeout
         )
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise RetryableError(redact_text(f"{url}: {exc.__class__.__name__}: {exc}")) from None
     except requests.exceptions.RequestException as exc:
-        raise PermanentError(redact_text(f"{url}: {exc.__class__.__name__}: {exc}")) from None
+        raise request_error(exc, redact_text(f"{url}: {exc.__class__.__name__}: {exc}")) from None
     with response:
         return response.headers["Location"] if response.is_redirect else None

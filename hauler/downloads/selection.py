@@ -2,18 +2,21 @@
 
 Per-client figures live in Redis so every worker sees the same picture:
 ``hauler:downloads:client:<name>`` is a hash with ``active`` (transfers now),
-``ok`` and ``failed`` (outcomes, decayed by halving past 100).
+``ok`` and ``failed`` (outcomes, decayed by halving past 100). A client in backoff
+(``client_backoff``) or paused for a full disk (``client_pause``) is out of selection.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
 
-from hauler.downloads.clients.base import Affinity, DownloadClient
+from hauler.downloads import client_backoff, client_pause
+from hauler.downloads.clients.base import Affinity, ClientUnavailable, DownloadClient
 from hauler.downloads.links import Link
 from hauler.errors import InvalidArgument, PermanentError, Unsupported
 
@@ -45,6 +48,18 @@ def score(affinity: Affinity, healthy: bool, stats: Figures) -> tuple[int, int, 
     return (int(affinity), int(healthy), round(stats.success_rate, 2), -stats.active)
 
 
+def out_of_selection(store: redis.Redis, name: str, now: float | None = None) -> str | None:
+    """Why client ``name`` takes no new jobs now (backoff or a pause), or None."""
+    moment = time.time() if now is None else now
+    pause = client_pause.paused(store, name)
+    if pause is not None:
+        return f"{name} is paused ({pause.get('reason', 'paused')})"
+    state = client_backoff.Backoffs(store).get(name)
+    if state.out(moment):
+        return f"{name} is backed off for {state.remaining(moment):.0f}s more (level {state.level})"
+    return None
+
+
 def choose(
     link: Link, clients: Sequence[DownloadClient], client_name: str, store: redis.Redis
 ) -> tuple[DownloadClient, str]:
@@ -54,6 +69,7 @@ def choose(
         InvalidArgument: ``client_name`` names no configured client or one that cannot
             handle the link.
         Unsupported: no configured client handles this kind of link.
+        ClientUnavailable: the client (or every client that could) is backed off or paused.
     """
     if client_name != "auto":
         named = [c for c in clients if c.name == client_name]
@@ -66,14 +82,24 @@ def choose(
             raise InvalidArgument(
                 "client", f"{client_name} cannot download {link.kind.value} links"
             )
+        why = out_of_selection(store, client_name)
+        if why:
+            raise ClientUnavailable(why)
         return named[0], f"{client_name} requested"
     ranked = []
+    left_out: list[str] = []
     for candidate in clients:
         affinity = candidate.affinity(link)
         if affinity is Affinity.INCOMPATIBLE:
             continue
+        why = out_of_selection(store, candidate.name)
+        if why:
+            left_out.append(why)
+            continue
         stats = figures(store, candidate.name)
         ranked.append((score(affinity, candidate.healthy(), stats), candidate, affinity, stats))
+    if not ranked and left_out:
+        raise ClientUnavailable("; ".join(left_out))
     if not ranked:
         raise Unsupported(f"no configured client downloads {link.kind.value} links")
     ranked.sort(key=lambda item: item[0], reverse=True)
@@ -93,8 +119,7 @@ def track(store: redis.Redis, name: str) -> Iterator[None]:
     A permanent error (a bad link, a missing file) says nothing of the client and is not
     counted against it; anything else that escapes is a failure of the client.
     """
-    key = KEY.format(name=name)
-    store.hincrby(key, "active", 1)
+    begin(store, name)
     outcome: str | None = "failed"
     try:
         yield
@@ -103,11 +128,27 @@ def track(store: redis.Redis, name: str) -> Iterator[None]:
         outcome = None
         raise
     finally:
-        with store.pipeline() as pipe:
-            pipe.hincrby(key, "active", -1)
-            if outcome:
-                pipe.hincrby(key, outcome, 1)
-            pipe.execute()
-        counts = figures(store, name)
-        if counts.ok + counts.failed > 100:  # decay: recent outcomes weigh more
-            store.hset(key, mapping={"ok": counts.ok // 2, "failed": counts.failed // 2})
+        end(store, name, outcome)
+        if outcome:
+            client_backoff.note_call(store, name, outcome == "ok")
+
+
+def begin(store: redis.Redis, name: str) -> None:
+    """A transfer through ``name`` started (a streamed one, or one handed to the client)."""
+    store.hincrby(KEY.format(name=name), "active", 1)
+
+
+def end(store: redis.Redis, name: str, outcome: str | None) -> None:
+    """A transfer through ``name`` ended: ``"ok"``, ``"failed"``, or None (not the client's
+    fault: a bad link)."""
+    key = KEY.format(name=name)
+    with store.pipeline() as pipe:
+        pipe.hincrby(key, "active", -1)
+        if outcome:
+            pipe.hincrby(key, outcome, 1)
+        pipe.execute()
+    counts = figures(store, name)
+    if counts.active < 0:
+        store.hset(key, "active", 0)
+    if counts.ok + counts.failed > 100:  # decay: recent outcomes weigh more
+        store.hset(key, mapping={"ok": counts.ok // 2, "failed": counts.failed // 2})

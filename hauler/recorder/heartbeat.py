@@ -23,6 +23,7 @@ def beat(client: Any, healthy: bool, detail: dict[str, Any]) -> None:
         "healthy": healthy,
         "database_error": detail.get("database_error"),
         "rows_written": detail.get("rows_written"),
+        "rows_dropped": detail.get("rows_dropped"),
     }
     client.set(KEY, json.dumps(value), ex=TTL_SECONDS)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,11 +15,12 @@ from celery import Celery
 from hauler import broker, logfilter, parking, redelivery
 from hauler.queues import DEFAULT_QUEUE, QUEUES
 from hauler.recorder import heartbeat
-from hauler.recorder.http import serve
+from hauler.recorder.http import PostHandler, serve
 from hauler.recorder.metrics import Metrics
 from hauler.recorder.rows import ContextCache, to_row
 from hauler.recorder.writer import BatchWriter, database_sink
 from hauler.settings import Settings
+from hauler.transfers.store import counts as transfer_counts
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class Recorder:
         self.stop = threading.Event()
         self.connected = False
         self._receiver: Any = None
+        self._document: tuple[float, dict[str, Any]] | None = None
+        self._document_lock = threading.Lock()
 
     def on_event(self, event: dict[str, Any]) -> None:
         """Handle one Celery event: a row for the activity log and the metrics."""
@@ -62,12 +67,32 @@ class Recorder:
         }
         return self.connected and self.writer.last_error is None, detail
 
+    def health_document(self) -> dict[str, Any]:
+        """The deployment's health document for ``/health`` (reused for a few seconds).
+
+        The recorder's own state is in it twice: as the ``recorder`` check (its heartbeat)
+        and, at the top level, as the fields of :meth:`health`.
+        """
+        from hauler.health.report import health_document, summary
+
+        with self._document_lock:
+            cached = self._document
+            if cached and time.monotonic() - cached[0] < self.settings.health.cache_seconds:
+                return cached[1]
+            ok, detail = self.health()
+            with contextlib.suppress(Exception):  # fresh for its own check; the broker may be down
+                heartbeat.beat(broker.shared(self.settings.broker_url), ok, detail)
+            document = health_document(self.settings, extra=detail)
+            self.metrics.health(summary(document))
+            self._document = (time.monotonic(), document)
+            return document
+
     def run(self, *, host: str | None = None, port: int | None = None) -> None:
         """Run until ``stop`` is set (or KeyboardInterrupt); HTTP on HAULER_LISTEN_ADDRESS."""
         host = self.settings.listen_address if host is None else host
         port = self.settings.recorder_port if port is None else port
         logfilter.install()
-        server = serve(self.metrics.registry, self.health, host, port)
+        server = serve(self.metrics.registry, self.health_document, host, port, posts=self._posts())
         log.info("recorder serving /metrics and /health on %s:%d", host, server.server_port)
         threads = [
             threading.Thread(target=self.writer.run, args=(self.stop,), name="writer"),
@@ -89,6 +114,22 @@ class Recorder:
                 self._receiver.should_stop = True
             threads[0].join(timeout=15)
             server.shutdown()
+
+    def _posts(self) -> dict[str, PostHandler]:
+        """POST routes: Alertmanager's webhook into Hauler's receivers."""
+        from hauler.alerts import intake
+        from hauler.notify.service import protect
+
+        protect(self.settings)
+        app = self.app
+
+        def later(task: str, kwargs: dict[str, Any], countdown: float) -> None:
+            app.send_task(task, kwargs=kwargs, countdown=max(0.0, countdown), queue="notify")
+
+        def alerts(body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+            return intake.handle(self.settings, body, headers, later)
+
+        return {intake.PATH: alerts}
 
     def _capture_loop(self) -> None:
         with self.app.connection_for_read() as probe:
@@ -116,13 +157,22 @@ class Recorder:
                     self.metrics.queue_length.labels(queue).set(reading.depth)
                     self.metrics.queue_latency.labels(queue).set(reading.latency)
                 self._update_writer_metrics()
+                self._count_transfers()
                 heartbeat.beat(client, *self.health())
                 if time.monotonic() - last_inspect > WORKER_INSPECT_SECONDS:
                     last_inspect = time.monotonic()
                     self._count_workers()
                     parking.drain(self.settings)
+                    self.metrics.backups.load(self.settings)
             except Exception as exc:  # sampling is best effort; the event stream goes on
                 log.warning("queue sampling failed: %s", exc)
+
+    def _count_transfers(self) -> None:
+        """``hauler_transfers{client,state}`` from the transfer rows (best effort)."""
+        try:
+            self.metrics.set_transfers(transfer_counts(self.settings.database_url))
+        except Exception as exc:  # the database may be down; queue sampling goes on
+            log.debug("could not count transfers: %s", exc)
 
     def _update_writer_metrics(self) -> None:
         self.metrics.buffered.set(self.writer.buffered)

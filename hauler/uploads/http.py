@@ -19,6 +19,7 @@ import requests
 
 from hauler.downloads.safety import check_address
 from hauler.errors import HaulerError, InvalidArgument, PermanentError, RetryableError
+from hauler.httpstatus import request_error, retryable_status
 from hauler.progress import Meter, ProgressFn
 from hauler.redact import redact_url
 from hauler.uploads.base import SHA256_HEADER, Sent, Upload
@@ -97,10 +98,9 @@ class HttpDestination:
                 stream=True,
                 timeout=(self.timeout, self.timeout),
             )
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise RetryableError(f"{redact_url(url)}: {exc.__class__.__name__}: {exc}") from None
         except requests.exceptions.RequestException as exc:
-            raise PermanentError(f"{redact_url(url)}: {exc.__class__.__name__}: {exc}") from None
+            text = f"{redact_url(url)}: {exc.__class__.__name__}: {exc}"
+            raise request_error(exc, text) from None
 
 
 class StreamedBody:
@@ -177,7 +177,7 @@ def status_error(status: int, url: str, reason: str) -> HaulerError | None:
     """What an HTTP status means for an upload: None (2xx), retryable or permanent."""
     if 200 <= status < 300:
         return None
-    if status in (408, 425, 429) or status >= 500:
+    if retryable_status(status):
         return RetryableError(f"{url}: HTTP {status} {reason}; will try again")
     if 300 <= status < 400:
         return PermanentError(f"{url}: HTTP {status} {reason}; uploads do not follow redirects")

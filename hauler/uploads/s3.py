@@ -21,6 +21,7 @@ from hauler.errors import (
     PermanentError,
     RetryableError,
 )
+from hauler.httpstatus import retryable_status
 from hauler.progress import Meter, ProgressFn
 from hauler.redact import register_secret
 from hauler.uploads.base import SHA256_METADATA, Sent, Upload
@@ -66,7 +67,7 @@ def parse_s3(url: str, name: str) -> tuple[str, str]:
 def s3_error(where: str, code: str, status: int, message: str) -> HaulerError:
     """What an S3 error response means: throttling, timeouts and 5xx retry; the rest do not."""
     text = f"{where}: {code or 'HTTP'} ({status}): {message or 'no message'}"
-    if code in RETRYABLE_CODES or status in (408, 429) or status >= 500:
+    if code in RETRYABLE_CODES or retryable_status(status):
         return RetryableError(text + "; will try again")
     return PermanentError(text)
 

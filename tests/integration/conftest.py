@@ -260,7 +260,7 @@ def recorder(hauler_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    _wait_http(f"http://127.0.0.1:{port}/health", process, log)
+    _wait_http(f"http://127.0.0.1:{port}/metrics", process, log)
     yield process
     process.send_signal(signal.SIGTERM)
     try:

@@ -22,7 +22,8 @@ class Resource:
     """A file the server offers and how it misbehaves."""
 
     body: bytes
-    fail_first: int = 0  # answer 500 this many times first
+    fail_first: int = 0  # answer fail_status (500) this many times first
+    fail_status: int = 500  # e.g. 503
     cut_after: int | None = None  # drop the connection after this many bytes (once)
     disposition: str | None = None  # Content-Disposition header
     status: int = 200  # e.g. 404
@@ -98,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
         elif resource.fail_first > 0:
             resource.fail_first -= 1
-            self._plain(500, b"try again")
+            self._plain(resource.fail_status, b"try again")
         elif resource.status != 200:
             self._plain(resource.status, b"no")
         else:

@@ -84,3 +84,11 @@ def record(key: str, seconds: float = 0.0) -> dict[str, Any]:
     time.sleep(seconds)
     client.rpush(f"record:{key}:finished", me)
     return {"key": key}
+
+
+@hauler_task("tests.note", queue="health")
+def note(value: Any, key: str) -> Any:
+    """Append ``value`` (JSON) to the Redis list ``note:<key>`` and return it: a step that
+    shows what a canvas handed it."""
+    _redis().rpush(f"note:{key}", json.dumps(value))
+    return value

@@ -13,9 +13,9 @@ from celery import Celery
 
 from hauler import deadletter
 from hauler.archives import service
-from hauler.downloads.clients.http import DiskFull
 from hauler.errors import (
     CorruptArchive,
+    DiskFull,
     PasswordRequired,
     PermanentError,
     UnsafeArchive,

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from hauler.downloads.clients.base import DownloadClient, Job
-from hauler.downloads.clients.http import DiskFull, HttpClient, TooLarge
+from hauler.downloads.clients.http import HttpClient
 from hauler.downloads.links import Link, classify
 from hauler.downloads.safety import Forbidden
-from hauler.errors import RetryableError
+from hauler.errors import DiskFull, RetryableError, TooLarge
 from tests.integration.download_contract import DownloadClientContract
 from tests.integration.http_server import LoopbackServer, Resource, free_port
 from tests.integration.services import tmpfs

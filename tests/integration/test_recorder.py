@@ -47,7 +47,7 @@ def test_events_during_a_database_outage_are_buffered_then_written(
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_http(f"http://127.0.0.1:{port}/health", recorder, log)
+        _wait_http(f"http://127.0.0.1:{port}/metrics", recorder, log)
         start_worker(["health"], concurrency=2)
         # when the database goes away while tasks run
         proxy.cut()

@@ -11,7 +11,7 @@ from celery.schedules import crontab, schedule
 
 from hauler.deployment import DEPLOYMENT_ENV, belongs, deployment_id, mark
 from hauler.errors import ConfigurationError
-from hauler.flower import CREDENTIALS_FILE, login
+from hauler.flower import CREDENTIALS_FILE, environment, login, write_scrape_password
 from hauler.settings import Settings
 from workers.scheduler import due_second
 
@@ -58,6 +58,50 @@ def test_flower_login_is_generated_once_and_stored_private(tmp_path: Path) -> No
         True,
     )
     assert configured.cookie_secret == first.cookie_secret
+
+
+def test_a_configured_cookie_secret_wins_and_a_short_one_is_refused(tmp_path: Path) -> None:
+    secret = "s" * 40
+    assert login(settings(tmp_path, HAULER_FLOWER_COOKIE_SECRET=secret)).cookie_secret == secret
+    assert login(settings(tmp_path)).cookie_secret != secret  # the stored one otherwise
+    with pytest.raises(ConfigurationError, match="HAULER_FLOWER_COOKIE_SECRET"):
+        settings(tmp_path, HAULER_FLOWER_COOKIE_SECRET="short")
+
+
+def test_the_scrape_login_is_added_only_with_a_password_file_that_holds_its_password(
+    tmp_path: Path,
+) -> None:
+    # given: one stack without a scrape password file and one with it
+    plain = settings(tmp_path, HAULER_FLOWER_BASIC_AUTH="ops:pw")
+    target = tmp_path / "prom" / "flower-password"
+    scraped = settings(
+        tmp_path, HAULER_FLOWER_BASIC_AUTH="ops:pw", HAULER_FLOWER_SCRAPE_PASSWORD_FILE=str(target)
+    )
+
+    # when: their logins are made and the password file written
+    without, with_scrape = login(plain), login(scraped)
+    written = write_scrape_password(scraped, with_scrape)
+
+    # then: Flower gets `prometheus:<password>` beside the operator's login only in the
+    # second; the file holds that password alone, readable by Prometheus; it is stable
+    assert environment({}, without)["FLOWER_BASIC_AUTH"] == "ops:pw"
+    assert write_scrape_password(plain, without) is None
+    password = target.read_text()
+    assert written == target and len(password) >= 20
+    assert environment({}, with_scrape)["FLOWER_BASIC_AUTH"] == f"ops:pw,prometheus:{password}"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert login(scraped).scrape_password == password
+
+
+def test_a_login_stored_before_scrape_logins_existed_gains_one_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / CREDENTIALS_FILE).write_text('{"basic_auth": "admin:old", "cookie_secret": "c"}')
+    config = settings(tmp_path, HAULER_FLOWER_SCRAPE_PASSWORD_FILE=str(tmp_path / "pw"))
+    first, second = login(config), login(config)
+    assert (first.basic_auth, first.cookie_secret) == ("admin:old", "c")
+    assert first.scrape_password and first.scrape_password == second.scrape_password
+    assert stat.S_IMODE((tmp_path / CREDENTIALS_FILE).stat().st_mode) == 0o600
 
 
 def test_a_broken_stored_login_is_a_clear_configuration_error(tmp_path: Path) -> None:

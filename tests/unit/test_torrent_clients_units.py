@@ -9,11 +9,11 @@ import pytest
 
 from hauler.downloads.clients.aria2 import Aria2Client, Restart, failure, gid_for, result_path
 from hauler.downloads.clients.base import Affinity, ClientFailed
+from hauler.downloads.clients.jobs import JobState
 from hauler.downloads.clients.qbittorrent import (
-    Phase,
     QbittorrentClient,
     hex_info_hash,
-    phase_of,
+    state_of,
 )
 from hauler.downloads.clients.qbittorrent import failure as qbittorrent_failure
 from hauler.downloads.links import classify
@@ -137,29 +137,30 @@ def test_affinities(url, aria2, qbittorrent):
 @pytest.mark.parametrize(
     ("state", "phase"),
     [
-        ("metaDL", Phase.METADATA),
-        ("forcedMetaDL", Phase.METADATA),
-        ("downloading", Phase.DOWNLOADING),
-        ("stalledDL", Phase.DOWNLOADING),
-        ("queuedDL", Phase.DOWNLOADING),
-        ("pausedDL", Phase.DOWNLOADING),
-        ("checkingDL", Phase.DOWNLOADING),
-        ("checkingResumeData", Phase.DOWNLOADING),
-        ("moving", Phase.DOWNLOADING),
-        ("something-new", Phase.DOWNLOADING),
-        ("uploading", Phase.DONE),
-        ("stalledUP", Phase.DONE),
-        ("pausedUP", Phase.DONE),
-        ("stoppedUP", Phase.DONE),
-        ("queuedUP", Phase.DONE),
-        ("checkingUP", Phase.DONE),
-        ("forcedUP", Phase.DONE),
-        ("error", Phase.FAILED),
-        ("missingFiles", Phase.FAILED),
+        ("metaDL", JobState.STALLED),
+        ("forcedMetaDL", JobState.STALLED),
+        ("downloading", JobState.DOWNLOADING),
+        ("stalledDL", JobState.STALLED),
+        ("queuedDL", JobState.QUEUED),
+        ("pausedDL", JobState.PAUSED),
+        ("checkingDL", JobState.QUEUED),
+        ("checkingResumeData", JobState.QUEUED),
+        ("moving", JobState.POSTPROCESSING),
+        ("something-new", JobState.DOWNLOADING),
+        ("uploading", JobState.COMPLETED),
+        ("stalledUP", JobState.COMPLETED),
+        ("pausedUP", JobState.COMPLETED),
+        ("stoppedUP", JobState.COMPLETED),
+        ("queuedUP", JobState.COMPLETED),
+        ("checkingUP", JobState.COMPLETED),
+        ("forcedUP", JobState.COMPLETED),
+        ("error", JobState.FAILED),
+        ("missingFiles", JobState.FAILED),
     ],
 )
 def test_qbittorrent_states(state, phase):
-    assert phase_of(state) is phase
+    # TorrentState values of the Web API (qBittorrent src/webui/api/serialize/serialize_torrent.cpp)
+    assert state_of(state) is phase
 
 
 def test_qbittorrent_missing_files_are_permanent_and_file_errors_retry():

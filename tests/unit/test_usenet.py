@@ -10,14 +10,19 @@ import pytest
 
 from hauler.downloads.clients.base import ClientFailed, Job
 from hauler.downloads.clients.collect import SharedFolder, collect, owned
-from hauler.downloads.clients.nzbget import Verdict, reason, size_of, verdict
+from hauler.downloads.clients.jobs import JobState
+from hauler.downloads.clients.nzbget import completed, history_job, reason, size_of
 from hauler.downloads.clients.sabnzbd import (
-    Stage,
     data_bytes,
     job_folder,
     megabytes,
-    outcome,
-    stage,
+    shortfall,
+)
+from hauler.downloads.clients.sabnzbd import (
+    history_job as sab_history_job,
+)
+from hauler.downloads.clients.sabnzbd import (
+    queued_job as sab_queued_job,
 )
 from hauler.downloads.links import classify
 from hauler.downloads.nzb import BadNzb, Nzb, NzbFile, Segment, least_size, parse
@@ -161,23 +166,33 @@ def test_what_is_not_a_usable_nzb_is_refused(content: bytes) -> None:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("SUCCESS/ALL", Verdict.DONE),
-        ("SUCCESS/HEALTH", Verdict.DONE),
-        ("SUCCESS/GOOD", Verdict.DONE),
-        ("WARNING/SCRIPT", Verdict.DONE),
-        ("WARNING/DAMAGED", Verdict.FAILED),
-        ("WARNING/REPAIRABLE", Verdict.FAILED),
-        ("WARNING/HEALTH", Verdict.FAILED),
-        ("WARNING/PASSWORD", Verdict.FAILED),
-        ("FAILURE/HEALTH", Verdict.FAILED),
-        ("FAILURE/PAR", Verdict.FAILED),
-        ("FAILURE/UNPACK", Verdict.FAILED),
-        ("DELETED/MANUAL", Verdict.FAILED),
-        ("DELETED/DUPE", Verdict.FAILED),
+        ("SUCCESS/ALL", True),
+        ("SUCCESS/HEALTH", True),
+        ("SUCCESS/GOOD", True),
+        ("WARNING/SCRIPT", True),
+        ("WARNING/DAMAGED", False),
+        ("WARNING/REPAIRABLE", False),
+        ("WARNING/HEALTH", False),
+        ("WARNING/PASSWORD", False),
+        ("FAILURE/HEALTH", False),
+        ("FAILURE/PAR", False),
+        ("FAILURE/UNPACK", False),
+        ("DELETED/MANUAL", False),
+        ("DELETED/DUPE", False),
     ],
 )
-def test_nzbget_history_statuses(status: str, expected: Verdict) -> None:
-    assert verdict(status) is expected
+def test_nzbget_history_statuses(status: str, expected: bool) -> None:
+    # Status values of NZBGet's history (daemon/remote/XmlRpc.cpp HistoryXmlCommand)
+    assert completed(status) is expected
+    entry = {"NZBID": 7, "Status": status, "NZBName": "hauler-x", "FileSizeLo": 10}
+    job = history_job(entry)
+    if expected:
+        assert job.state is JobState.COMPLETED and job.message is None
+    elif status == "DELETED/MANUAL":
+        assert job.state is JobState.DELETED
+    else:
+        assert job.state is JobState.FAILED and job.message and job.message.startswith(status)
+    assert (job.job_id, job.tag, job.details["Status"]) == ("7", "hauler-x", status)
 
 
 def test_nzbget_reason_names_the_status_the_figures_and_the_warnings() -> None:
@@ -204,14 +219,21 @@ def test_nzbget_sizes_join_their_high_and_low_words() -> None:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("Completed", Stage.DONE),
-        ("Failed", Stage.FAILED),
-        ("Deleted", Stage.FAILED),
-        *[(status, Stage.WAITING) for status in WAITING],
+        ("Downloading", JobState.DOWNLOADING),
+        ("Paused", JobState.PAUSED),
+        *[(status, JobState.QUEUED) for status in ("Queued", "Grabbing", "Propagating")],
     ],
 )
-def test_sabnzbd_statuses(status: str, expected: Stage) -> None:
-    assert stage(status) is expected
+def test_sabnzbd_queue_statuses(status: str, expected: JobState) -> None:
+    # queue statuses of SABnzbd (sabnzbd/constants.py class Status)
+    slot = {"nzo_id": "SABnzbd_nzo_1", "status": status, "filename": "hauler-t", "mb": "2.0"}
+    job = sab_queued_job({**slot, "mbleft": "0.5"})
+    assert (job.state, job.tag, job.bytes_done, job.bytes_total) == (
+        expected,
+        "hauler-t",
+        1_572_864,
+        2_097_152,
+    )
 
 
 def test_sabnzbd_megabytes_are_mebibytes() -> None:
@@ -236,24 +258,35 @@ def test_sabnzbd_counts_only_the_data_files_not_par2() -> None:
 @pytest.mark.parametrize(
     ("slot", "expected"),
     [
-        ({"status": "Completed", "storage": "/c/t/a.bin", "bytes": 1000}, Stage.DONE),
-        ({"status": "Completed", "storage": "/c/t/a.bin", "bytes": 999}, Stage.FAILED),
-        ({"status": "Completed", "storage": "", "bytes": 1000}, Stage.WAITING),
-        ({"status": "Completed", "storage": "/c/t", "bytes": 1000, "loaded": True}, Stage.WAITING),
-        ({"status": "Failed", "storage": "/i/t", "fail_message": "Aborted"}, Stage.FAILED),
-        ({"status": "Queued", "storage": "", "loaded": True}, Stage.WAITING),
+        ({"status": "Completed", "storage": "/c/t/a.bin", "bytes": 1000}, JobState.COMPLETED),
+        ({"status": "Completed", "storage": "", "bytes": 1000}, JobState.POSTPROCESSING),
+        (
+            {"status": "Completed", "storage": "/c/t", "bytes": 1000, "loaded": True},
+            JobState.POSTPROCESSING,
+        ),
+        ({"status": "Failed", "storage": "/i/t", "fail_message": "Aborted"}, JobState.FAILED),
+        ({"status": "Queued", "storage": "", "loaded": True}, JobState.POSTPROCESSING),
+        *[
+            ({"status": status}, JobState.POSTPROCESSING)
+            for status in WAITING
+            if status != "Failed"
+        ],
     ],
 )
-def test_sabnzbd_outcome_from_a_history_slot(slot: dict[str, object], expected: Stage) -> None:
-    assert outcome(slot, _posted(("a.bin", 1000), ("a.par2", 50)))[0] is expected
+def test_sabnzbd_history_slot_states(slot: dict[str, object], expected: JobState) -> None:
+    job = sab_history_job({"nzo_id": "SABnzbd_nzo_2", "name": "hauler-t", **slot})
+    assert job.state is expected
+    if expected is JobState.FAILED:
+        assert job.message == "Aborted"
 
 
-def test_sabnzbd_incomplete_outcome_says_how_many_bytes_came() -> None:
-    slot = {"status": "Completed", "storage": "/c/t/a.bin", "bytes": 600}
-    assert outcome(slot, _posted(("a.bin", 1000))) == (
-        Stage.FAILED,
-        "incomplete: got 600 of the 1000 bytes of articles",
+def test_sabnzbd_incomplete_completed_job_says_how_many_bytes_came() -> None:
+    slot = {"nzo_id": "n", "status": "Completed", "storage": "/c/t/a.bin", "bytes": 600}
+    wanted = data_bytes(_posted(("a.bin", 1000), ("a.par2", 50)))
+    assert shortfall(sab_history_job(slot), wanted) == (
+        "incomplete: got 600 of the 1000 bytes of articles"
     )
+    assert shortfall(sab_history_job({**slot, "bytes": 1000}), wanted) is None
 
 
 def test_sabnzbd_job_folder_is_found_above_a_single_files_storage() -> None:

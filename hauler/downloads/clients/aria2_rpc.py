@@ -8,13 +8,13 @@ from typing import Any
 import requests
 
 from hauler.downloads.clients.base import ClientUnavailable
-from hauler.errors import PermanentError
+from hauler.errors import CredentialsRefused
 from hauler.redact import redact_url
 
 SECRET_SETTING = "HAULER_DOWNLOADS_ARIA2_SECRET"
 
 
-class WrongSecret(PermanentError):
+class WrongSecret(CredentialsRefused):
     """Raised when aria2 refuses the RPC secret (HAULER_DOWNLOADS_ARIA2_SECRET)."""
 
 
@@ -52,9 +52,44 @@ class Aria2Rpc:
             "method": f"aria2.{method}",
             "params": [f"token:{self.secret}", *params],
         }
+        answer = self._post(payload)
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error:
+            self._raise(method, error)
+        return answer.get("result")
+
+    def multicall(self, *calls: tuple[Any, ...]) -> list[Any]:
+        """The results of several ``(method, *params)`` calls sent as one ``system.multicall``
+        (one HTTP request).
+
+        Raises:
+            as ``call``; a failed member raises its own Aria2RpcError.
+        """
+        members = [
+            {"methodName": f"aria2.{method}", "params": [f"token:{self.secret}", *params]}
+            for method, *params in calls
+        ]
+        payload = {
+            "jsonrpc": "2.0",
+            "id": f"hauler-{next(self._ids)}",
+            "method": "system.multicall",
+            "params": [members],
+        }
+        answer = self._post(payload)
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error:
+            self._raise("system.multicall", error)
+        results = []
+        for (method, *_), result in zip(calls, answer.get("result") or [], strict=True):
+            if isinstance(result, dict):  # a fault struct: {"code": …, "message": …}
+                self._raise(method, result)
+            results.append(result[0])
+        return results
+
+    def _post(self, payload: dict[str, Any]) -> Any:
         try:
             response = self.session.post(self.url, json=payload, timeout=self.timeout)
-            answer = response.json()
+            return response.json()
         except requests.exceptions.RequestException as exc:
             raise ClientUnavailable(
                 f"aria2 at {self.shown} does not answer ({exc.__class__.__name__})"
@@ -63,16 +98,15 @@ class Aria2Rpc:
             raise ClientUnavailable(
                 f"aria2 at {self.shown} answered HTTP {response.status_code} without JSON"
             ) from None
-        error = answer.get("error") if isinstance(answer, dict) else None
-        if error:
-            message = str(error.get("message", ""))
-            if message == "Unauthorized":
-                raise WrongSecret(
-                    f"aria2 at {self.shown} refused the RPC secret: set {SECRET_SETTING} "
-                    "to the value of its --rpc-secret"
-                )
-            raise Aria2RpcError(method, int(error.get("code", 0)), message)
-        return answer.get("result")
+
+    def _raise(self, method: str, error: dict[str, Any]) -> None:
+        message = str(error.get("message", ""))
+        if message == "Unauthorized":
+            raise WrongSecret(
+                f"aria2 at {self.shown} refused the RPC secret: set {SECRET_SETTING} "
+                "to the value of its --rpc-secret"
+            )
+        raise Aria2RpcError(method, int(error.get("code", 0)), message)
 
     def status(self, gid: str) -> dict[str, Any] | None:
         """``tellStatus(gid)``, or None when aria2 knows no such GID."""

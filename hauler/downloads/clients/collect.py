@@ -49,9 +49,9 @@ def collect(source: Path, job: Job, peer: str) -> Finished:
     return _already_here(job, peer, source)
 
 
-def discard(source: Path, job: Job) -> None:
-    """Remove what is left of a failed download, if the folder is the job's own."""
-    if source.is_dir() and owned(source, job.tag):
+def discard(source: Path, tag: str) -> None:
+    """Remove what is left of a failed download, if the folder is the job's own (``tag``)."""
+    if source.is_dir() and owned(source, tag):
         shutil.rmtree(source, ignore_errors=True)
 
 

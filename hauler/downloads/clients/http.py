@@ -21,12 +21,13 @@ from urllib.parse import urljoin
 
 import requests
 
-from hauler.downloads.clients.base import Affinity, Finished, Job, TooLarge
+from hauler.downloads.clients.base import Affinity, Finished, Job
 from hauler.downloads.links import Link, LinkKind
 from hauler.downloads.modes import FILE_MODE
 from hauler.downloads.safety import check_address, name_from_url, safe_name
 from hauler.downloads.stream import CHUNK, ReadInto, copy_hashing
-from hauler.errors import PermanentError, RetryableError
+from hauler.errors import DiskFull, PermanentError, RetryableError, TooLarge
+from hauler.httpstatus import request_error, status_error
 from hauler.paths import sha256_of
 from hauler.progress import Meter, ProgressFn
 from hauler.redact import redact_text, redact_url
@@ -41,10 +42,6 @@ BROKEN = (
 )
 _FILENAME_STAR = re.compile(r"filename\*\s*=\s*[^']*'[^']*'([^;]+)", re.IGNORECASE)
 _FILENAME = re.compile(r'filename\s*=\s*"?([^";]+)"?', re.IGNORECASE)
-
-
-class DiskFull(RetryableError):
-    """Raised when the staging disk is full; the partial file is kept for resume."""
 
 
 class HttpClient:
@@ -107,14 +104,9 @@ class HttpClient:
                 response = self.session.get(
                     url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=False
                 )
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                raise RetryableError(
-                    redact_text(f"{url}: {exc.__class__.__name__}: {exc}")
-                ) from None
             except requests.exceptions.RequestException as exc:
-                raise PermanentError(
-                    redact_text(f"{url}: {exc.__class__.__name__}: {exc}")
-                ) from None
+                text = redact_text(f"{url}: {exc.__class__.__name__}: {exc}")
+                raise request_error(exc, text) from None
             if response.is_redirect:
                 response.close()
                 url = urljoin(url, response.headers["Location"])
@@ -223,9 +215,9 @@ def _raise_for_status(response: requests.Response, url: str) -> None:
     if status < 400 or status == 416:
         return
     response.close()
-    if status in (408, 425, 429) or status >= 500:
-        raise RetryableError(f"{redact_url(url)}: HTTP {status}")
-    raise PermanentError(f"{redact_url(url)}: HTTP {status} {response.reason}")
+    error = status_error(status, f"{redact_url(url)}: HTTP {status} {response.reason}")
+    if error is not None:
+        raise error
 
 
 def _total(response: requests.Response, offset: int) -> int | None:

@@ -12,6 +12,7 @@ from hauler.downloads.clients.base import ClientUnavailable
 from hauler.downloads.links import Link
 from hauler.downloads.safety import check_address
 from hauler.errors import PermanentError
+from hauler.httpstatus import request_error, status_error
 from hauler.redact import redact_text, redact_url
 
 MAX_NZB_BYTES = 64 * 1024 * 1024  # an index this large is not an .nzb
@@ -61,20 +62,17 @@ def _get(url: str, timeout: float) -> requests.Response:
         return requests.get(
             url, timeout=timeout, stream=True, allow_redirects=False, headers=HEADERS
         )
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise ClientUnavailable(f"{redact_url(url)}: {exc.__class__.__name__}") from None
     except requests.exceptions.RequestException as exc:
-        raise PermanentError(redact_text(f"{url}: {exc.__class__.__name__}: {exc}")) from None
+        text = redact_text(f"{url}: {exc.__class__.__name__}: {exc}")
+        raise request_error(exc, text, retryable=ClientUnavailable) from None
 
 
 def _body(response: requests.Response, url: str) -> bytes:
     with response:
-        if response.status_code in (408, 425, 429) or response.status_code >= 500:
-            raise ClientUnavailable(f"{redact_url(url)}: HTTP {response.status_code}")
-        if response.status_code >= 400:
-            raise PermanentError(
-                f"{redact_url(url)}: HTTP {response.status_code} {response.reason}"
-            )
+        text = f"{redact_url(url)}: HTTP {response.status_code} {response.reason}"
+        error = status_error(response.status_code, text, retryable=ClientUnavailable)
+        if error is not None:
+            raise error
         content = bytearray()
         for chunk in response.iter_content(chunk_size=256 * 1024):
             content.extend(chunk)

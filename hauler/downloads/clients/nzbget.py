@@ -1,4 +1,4 @@
-"""The NZBGet client: JSON-RPC ``append``, poll ``listgroups``/``history``, collect, clean up.
+"""The NZBGet client: JSON-RPC ``append``; one pass is ``listgroups`` + ``history``.
 
 Each job is added as ``<tag>.nzb`` with DupeKey ``<tag>`` and DupeMode ``FORCE`` (so
 NZBGet's duplicate check never skips it), which makes NZBGet name the download, and its
@@ -12,9 +12,8 @@ job's work directory; the history entry is then deleted for good.
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Sequence
-from enum import Enum
+import contextlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -22,56 +21,69 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import requests
 
 from hauler.downloads.clients.base import (
-    Affinity,
     ClientFailed,
     ClientUnavailable,
     Finished,
     Job,
-    TooLarge,
+    Submitted,
 )
-from hauler.downloads.clients.collect import collect, discard
-from hauler.downloads.clients.nzbfile import read_nzb
-from hauler.downloads.links import Link, LinkKind
-from hauler.downloads.nzb import YENC_SHRINK, least_size, parse
-from hauler.errors import HaulerError, PermanentError
-from hauler.progress import Meter, ProgressFn
+from hauler.downloads.clients.collect import collect
+from hauler.downloads.clients.jobs import ClientJob, JobState
+from hauler.downloads.clients.usenet import UsenetClient, least_bytes
+from hauler.errors import CredentialsRefused, HaulerError
 from hauler.redact import redact_text
 
 SETTING = "HAULER_DOWNLOADS_NZBGET_URL"
-MISSES = 3  # polls in a row that find the download nowhere before giving up
+TAG_PREFIX = "hauler-"
+#: NZBGet's queue Status values (its ``listgroups``), in Hauler's words; the rest of the
+#: queue is post-processing (LOADING_PARS, VERIFYING_SOURCES, REPAIRING, UNPACKING …).
+QUEUE_STATES = {
+    "QUEUED": JobState.QUEUED,
+    "FETCHING": JobState.QUEUED,
+    "PAUSED": JobState.PAUSED,
+    "DOWNLOADING": JobState.DOWNLOADING,
+}
+#: History fields kept in ``ClientJob.details`` (classification reads them).
+DETAIL_FIELDS = (
+    "Status",
+    "ParStatus",
+    "UnpackStatus",
+    "MoveStatus",
+    "UrlStatus",
+    "DeleteStatus",
+    "ScriptStatus",
+    "MarkStatus",
+    "ExParStatus",
+    "Health",
+    "CriticalHealth",
+    "FailedArticles",
+    "TotalArticles",
+    "DupeKey",
+)
 
 
-class NzbgetRejected(PermanentError):
+class NzbgetRejected(CredentialsRefused):
     """Raised when NZBGet refuses the user and password given in its URL setting."""
 
 
-class Verdict(Enum):
-    """What a history Status means for the job."""
-
-    DONE = "done"
-    FAILED = "failed"
-
-
-def verdict(status: str) -> Verdict:
-    """DONE for ``SUCCESS/*`` and ``WARNING/SCRIPT`` (files fine, a script failed), else FAILED.
+def completed(status: str) -> bool:
+    """True for ``SUCCESS/*`` and ``WARNING/SCRIPT`` (files fine, a script failed).
 
     ``WARNING/DAMAGED``, ``/REPAIRABLE``, ``/HEALTH``, ``/SPACE``, ``/PASSWORD`` leave
     damaged or packed files; ``FAILURE/*`` and ``DELETED/*`` leave nothing usable.
     """
-    if status.startswith("SUCCESS/") or status == "WARNING/SCRIPT":
-        return Verdict.DONE
-    return Verdict.FAILED
+    return status.startswith("SUCCESS/") or status == "WARNING/SCRIPT"
 
 
-def size_of(entry: dict[str, Any], field: str) -> int:
+def size_of(entry: Mapping[str, Any], field: str) -> int:
     """A 64-bit size NZBGet splits into ``<field>Lo`` and ``<field>Hi``."""
     return (int(entry.get(f"{field}Hi", 0)) << 32) + (int(entry.get(f"{field}Lo", 0)) & 0xFFFFFFFF)
 
 
-def reason(entry: dict[str, Any], messages: Sequence[str] = ()) -> str:
+def reason(entry: Mapping[str, Any], messages: Sequence[str] = ()) -> str:
     """NZBGet's account of a failure: the status, the figures behind it and its warnings."""
     parts = [str(entry.get("Status", "?"))]
-    failed, total = entry.get("FailedArticles", 0), entry.get("TotalArticles", 0)
+    failed, total = int(entry.get("FailedArticles", 0)), int(entry.get("TotalArticles", 0))
     if failed:
         parts.append(f"{failed} of {total} articles failed")
     if not messages and int(entry.get("Health", 1000)) < 1000:
@@ -85,10 +97,69 @@ def reason(entry: dict[str, Any], messages: Sequence[str] = ()) -> str:
     return f"{text}: {' / '.join(messages)}" if messages else text
 
 
-class NzbgetClient:
-    """Downloads .nzb links with NZBGet over JSON-RPC."""
+def tag_of(entry: Mapping[str, Any]) -> str | None:
+    """Hauler's tag of a download (its DupeKey or name), or None for a foreign one."""
+    for value in (entry.get("DupeKey"), entry.get("NZBName")):
+        if isinstance(value, str) and value.startswith(TAG_PREFIX):
+            return value
+    return None
+
+
+def queued_job(group: Mapping[str, Any]) -> ClientJob:
+    """A ``listgroups`` entry as a ClientJob."""
+    total = size_of(group, "FileSize")
+    status = str(group.get("Status", ""))
+    return ClientJob(
+        client="nzbget",
+        job_id=str(group["NZBID"]),
+        state=QUEUE_STATES.get(status, JobState.POSTPROCESSING),
+        status=status,
+        name=str(group.get("NZBName") or ""),
+        tag=tag_of(group),
+        category=group.get("Category") or None,
+        bytes_done=total - size_of(group, "RemainingSize"),
+        bytes_total=total or None,
+        details={"where": "queue", "least_bytes": str(least_bytes(total))},
+        path=group.get("DestDir") or None,
+    )
+
+
+def history_job(entry: Mapping[str, Any]) -> ClientJob:
+    """A ``history`` entry as a ClientJob: COMPLETED, FAILED, or DELETED (by hand)."""
+    status = str(entry.get("Status", ""))
+    if completed(status):
+        state = JobState.COMPLETED
+    elif status.startswith("DELETED/") and status != "DELETED/DUPE":
+        state = JobState.DELETED
+    else:
+        state = JobState.FAILED
+    total = size_of(entry, "FileSize")
+    details = {f: str(entry[f]) for f in DETAIL_FIELDS if f in entry}
+    details["where"] = "history"
+    details["least_bytes"] = str(least_bytes(total))
+    return ClientJob(
+        client="nzbget",
+        job_id=str(entry["NZBID"]),
+        state=state,
+        status=status,
+        name=str(entry.get("NZBName") or ""),
+        tag=tag_of(entry),
+        category=entry.get("Category") or None,
+        bytes_done=total,
+        bytes_total=total or None,
+        message=None if state is JobState.COMPLETED else reason(entry),
+        details=details,
+        path=entry.get("FinalDir") or entry.get("DestDir") or None,
+    )
+
+
+class NzbgetClient(UsenetClient):
+    """Hands .nzb links to NZBGet over JSON-RPC."""
 
     name = "nzbget"
+    peer = "NZBGet"
+    url_setting = SETTING
+    refused = NzbgetRejected
 
     def __init__(
         self,
@@ -99,38 +170,17 @@ class NzbgetClient:
         category: str = "",
         allow: Sequence[str] = (),
     ) -> None:
+        super().__init__(poll_interval, timeout, category, allow)
         parts = urlsplit(url)
         netloc = parts.hostname or ""
         if parts.port:
             netloc += f":{parts.port}"
         self.endpoint = urlunsplit((parts.scheme, netloc, parts.path or "/jsonrpc", "", ""))
         self.auth = (unquote(parts.username or ""), unquote(parts.password or ""))
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.category = category
-        self.allow = tuple(allow)
-        self.session = requests.Session()
         self.session.headers["Connection"] = "close"  # NZBGet drops kept-alive ones after a 401
 
-    def affinity(self, link: Link) -> Affinity:
-        return Affinity.SPECIALIST if link.kind is LinkKind.NZB else Affinity.INCOMPATIBLE
-
-    def healthy(self) -> bool:
-        try:
-            self.call("version")
-        except HaulerError:
-            return False
-        return True
-
-    def download(self, job: Job, progress: ProgressFn) -> Finished:
-        found = self.find(job.tag)
-        if found is None:
-            self._add(job)
-        elif found[0] == "history" and verdict(found[1].get("Status", "")) is Verdict.FAILED:
-            self.call("editqueue", "HistoryRedownload", "", [found[1]["NZBID"]])
-        meter = Meter(None, progress, start=None)
-        entry = self._wait(job, meter)
-        return self._finish(entry, job, meter)
+    def ping(self) -> None:
+        self.call("version")
 
     def call(self, method: str, *params: Any) -> Any:
         """One JSON-RPC call; its ``result``.
@@ -145,11 +195,12 @@ class NzbgetClient:
             response = self.session.post(
                 self.endpoint, json=payload, auth=self.auth, timeout=self.timeout
             )
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except requests.exceptions.RequestException as exc:
             raise ClientUnavailable(
                 f"NZBGet at {self.endpoint} does not answer ({exc.__class__.__name__})"
             ) from None
-        self._check_status(response, method)
+        hint = f"set the user and password in {SETTING} to its ControlUsername/ControlPassword"
+        self.check_status(response, method, hint)
         try:
             body = response.json()
         except ValueError:
@@ -168,76 +219,51 @@ class NzbgetClient:
                     return where, entry
         return None
 
-    def _check_status(self, response: requests.Response, method: str) -> None:
-        status = response.status_code
-        if status in (401, 403):
-            raise NzbgetRejected(
-                f"NZBGet at {self.endpoint} refused the user and password in {SETTING} "
-                f"(HTTP {status}); set them to its ControlUsername/ControlPassword"
-            )
-        if status in (408, 429) or status >= 500:
-            raise ClientUnavailable(f"NZBGet at {self.endpoint}: HTTP {status} to {method}")
-        if status != 200:
-            raise PermanentError(
-                f"NZBGet at {self.endpoint}: HTTP {status} to {method}; "
-                f"is {SETTING} its JSON-RPC endpoint (…/jsonrpc)?"
-            )
-
-    def _add(self, job: Job) -> None:
-        raw = read_nzb(job.link, self.timeout, self.allow)
-        least = least_size(parse(raw))
-        if job.max_bytes is not None and least > job.max_bytes:
-            raise TooLarge(
-                f"{job.link.shown} holds at least {least} bytes, "
-                f"more than max_bytes={job.max_bytes}"
-            )
+    def submit(self, job: Job) -> Submitted:
+        """Append the .nzb as ``<tag>.nzb``; re-attach to this tag's download when NZBGet
+        has it (a failed one is downloaded again once, ``HistoryRedownload``)."""
+        found = self.find(job.tag)
+        if found is not None:
+            where, entry = found
+            if where == "history" and not completed(str(entry.get("Status", ""))):
+                self.call("editqueue", "HistoryRedownload", "", [entry["NZBID"]])
+            return Submitted(str(entry["NZBID"]), attached=True)
+        raw, _ = self.read(job)
         content = base64.b64encode(raw).decode()
         nzb_id = self.call(
             "append", f"{job.tag}.nzb", content, self.category, 0, False, False, job.tag, 0, "FORCE"
         )
         if not isinstance(nzb_id, int) or nzb_id <= 0:
             raise ClientFailed(f"NZBGet refused {job.link.shown} (append returned {nzb_id!r})")
+        return Submitted(str(nzb_id))
 
-    def _wait(self, job: Job, meter: Meter) -> dict[str, Any]:
-        """Poll until the download reaches the history; report progress meanwhile."""
-        misses = 0
-        while True:
-            found = self.find(job.tag)
-            if found is not None and found[0] == "history":
-                return found[1]
-            misses = misses + 1 if found is None else 0
-            if misses >= MISSES:
-                raise ClientUnavailable(
-                    f"NZBGet lost {job.tag}: it is neither queued nor in the history"
-                )
-            if found is not None:
-                self._check_size(found[1], job)
-                total = size_of(found[1], "FileSize")
-                meter.at(total - size_of(found[1], "RemainingSize"), total or None)
-            time.sleep(self.poll_interval)
+    def jobs(self) -> list[ClientJob]:
+        """The queue (``listgroups``) and the history (``history``): two calls."""
+        queue = [queued_job(g) for g in self.call("listgroups", 0) or []]
+        history = [
+            history_job(e)
+            for e in self.call("history", False) or []
+            if e.get("Kind", "NZB") == "NZB"
+        ]
+        return queue + history
 
-    def _check_size(self, group: dict[str, Any], job: Job) -> None:
-        least = int(size_of(group, "FileSize") * YENC_SHRINK)
-        if job.max_bytes is not None and least > job.max_bytes:
-            self.call("editqueue", "GroupFinalDelete", "", [group["NZBID"]])
-            if group.get("DestDir"):
-                discard(Path(group["DestDir"]), job)
-            raise TooLarge(f"{job.tag} is at least {least} bytes, over max_bytes={job.max_bytes}")
-
-    def _finish(self, entry: dict[str, Any], job: Job, meter: Meter) -> Finished:
-        folder = entry.get("FinalDir") or entry.get("DestDir")
-        if not folder:
+    def collect(self, job: Job, found: ClientJob) -> Finished:
+        if not found.path:
             raise ClientFailed(f"NZBGet's history gives no folder for {job.tag}")
-        source = Path(folder)
-        if verdict(entry.get("Status", "")) is Verdict.FAILED:
-            text = reason(entry, self._warnings(entry["NZBID"]))
-            self.call("editqueue", "HistoryFinalDelete", "", [entry["NZBID"]])
-            discard(source, job)
-            raise ClientFailed(redact_text(f"NZBGet could not download {job.link.shown}: {text}"))
-        finished = collect(source, job, "NZBGet")
-        self.call("editqueue", "HistoryFinalDelete", "", [entry["NZBID"]])
-        meter.finish(finished.bytes)
+        finished = collect(Path(found.path), job, "NZBGet")
+        self.call("editqueue", "HistoryFinalDelete", "", [int(found.job_id)])
         return finished
+
+    def remove(self, found: ClientJob, *, delete_files: bool) -> None:
+        command = "GroupFinalDelete" if found.details.get("where") == "queue" else None
+        with contextlib.suppress(ClientFailed):  # already gone
+            self.call("editqueue", command or "HistoryFinalDelete", "", [int(found.job_id)])
+        if delete_files:
+            self.discard(found.path, found.tag)
+
+    def failure(self, found: ClientJob) -> HaulerError:
+        text = reason(found.details, self._warnings(int(found.job_id)))
+        return ClientFailed(redact_text(f"NZBGet could not download {found.name}: {text}"))
 
     def _warnings(self, nzb_id: int) -> list[str]:
         """The download's own warnings and errors, from its log (best effort)."""

@@ -12,28 +12,23 @@ import base64
 import binascii
 import logging
 import time
-from enum import Enum
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hauler.downloads.clients import staging
-from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job, TooLarge
+from hauler.downloads.clients.base import Affinity, ClientFailed, Finished, Job, Submitted
+from hauler.downloads.clients.follow import follow
+from hauler.downloads.clients.jobs import ClientJob, JobState
 from hauler.downloads.clients.qbittorrent_api import QbittorrentApi
 from hauler.downloads.links import Link, LinkKind
 from hauler.errors import HaulerError, RetryableError
-from hauler.progress import Progress, ProgressFn
+from hauler.progress import ProgressFn
 from hauler.redact import redact_text
 
 log = logging.getLogger(__name__)
 
-
-class Phase(Enum):
-    """Where a torrent stands, from Hauler's point of view."""
-
-    METADATA = "metadata"  # a magnet still fetching its metadata
-    DOWNLOADING = "downloading"  # queued, checking, stalled, paused or moving data
-    DONE = "done"  # every wanted byte is on disk (qBittorrent may be seeding)
-    FAILED = "failed"
+TAG_PREFIX = "hauler-"  # every tag Hauler gives a job starts so
 
 
 DONE_STATES = frozenset(
@@ -41,20 +36,60 @@ DONE_STATES = frozenset(
 )
 METADATA_STATES = frozenset({"metaDL", "forcedMetaDL"})
 FAILED_STATES = frozenset({"error", "missingFiles"})
+#: qBittorrent ``state`` values (its Web API's TorrentState) in Hauler's words; a state
+#: not listed (a newer qBittorrent's) counts as downloading.
+STATES: dict[str, JobState] = {
+    **{state: JobState.COMPLETED for state in DONE_STATES},
+    **{state: JobState.FAILED for state in FAILED_STATES},
+    "metaDL": JobState.STALLED,  # no metadata yet: nobody has sent it so far
+    "forcedMetaDL": JobState.STALLED,
+    "stalledDL": JobState.STALLED,  # no peer sends data now
+    "downloading": JobState.DOWNLOADING,
+    "forcedDL": JobState.DOWNLOADING,
+    "queuedDL": JobState.QUEUED,
+    "checkingDL": JobState.QUEUED,
+    "checkingResumeData": JobState.QUEUED,
+    "allocating": JobState.QUEUED,
+    "pausedDL": JobState.PAUSED,
+    "stoppedDL": JobState.PAUSED,
+    "moving": JobState.POSTPROCESSING,
+}
 
 
-def phase_of(state: str) -> Phase:
-    """The phase of a torrent in qBittorrent ``state`` (unknown states count as downloading)."""
-    if state in DONE_STATES:
-        return Phase.DONE
-    if state in METADATA_STATES:
-        return Phase.METADATA
-    if state in FAILED_STATES:
-        return Phase.FAILED
-    return Phase.DOWNLOADING
+def state_of(state: str) -> JobState:
+    """Hauler's state of a torrent in qBittorrent ``state``."""
+    return STATES.get(state, JobState.DOWNLOADING)
 
 
-def failure(torrent: dict[str, Any]) -> HaulerError:
+def as_job(torrent: Mapping[str, Any]) -> ClientJob:
+    """One ``torrents/info`` entry as a ClientJob (its tag: the ``hauler-…`` one, if any)."""
+    tags = [t.strip() for t in str(torrent.get("tags") or "").split(",") if t.strip()]
+    ours = next((t for t in tags if t.startswith(TAG_PREFIX)), None)
+    size = int(torrent.get("size") or 0)
+    state = str(torrent.get("state", ""))
+    found = state_of(state)
+    return ClientJob(
+        client="qbittorrent",
+        job_id=str(torrent["hash"]),
+        state=found,
+        status=state,
+        name=str(torrent.get("name") or ""),
+        tag=ours,
+        category=torrent.get("category") or None,
+        bytes_done=int(torrent.get("completed") or 0),
+        bytes_total=size or None,
+        rate=float(torrent.get("dlspeed") or 0.0),
+        message=f"torrent is in state {state}" if found is JobState.FAILED else None,
+        details={
+            key: str(torrent[key])
+            for key in ("save_path", "progress", "num_seeds", "num_leechs", "amount_left")
+            if key in torrent
+        },
+        path=str(_content_path(torrent)) if torrent.get("save_path") else None,
+    )
+
+
+def failure(torrent: Mapping[str, Any]) -> HaulerError:
     """The error for a torrent in a failed state.
 
     ``missingFiles`` (its data vanished from the staging directory) is permanent;
@@ -87,11 +122,12 @@ class QbittorrentClient:
         url: the Web UI, e.g. ``http://127.0.0.1:8080``.
         username: the Web UI user.
         password: the Web UI password.
-        poll_interval: seconds between status polls.
+        poll_interval: seconds between polls of the blocking ``download``.
         timeout: seconds to wait for one API answer.
         add_timeout: seconds for an added torrent to show up under its tag (a .torrent URL
             that qBittorrent cannot fetch or parse never does).
         settle_timeout: seconds to wait for a deleted torrent to go.
+        category: list only this category's torrents in ``jobs`` ("" = all).
     """
 
     name = "qbittorrent"
@@ -106,8 +142,10 @@ class QbittorrentClient:
         timeout: float = 10.0,
         add_timeout: float = 30.0,
         settle_timeout: float = 10.0,
+        category: str = "",
     ) -> None:
         self.api = QbittorrentApi(url, username, password, timeout)
+        self.category = category
         self.poll_interval = poll_interval
         self.add_timeout = add_timeout
         self.settle_timeout = settle_timeout
@@ -123,34 +161,52 @@ class QbittorrentClient:
         except HaulerError:
             return False
 
-    def download(self, job: Job, progress: ProgressFn) -> Finished:
-        self._attach_or_add(job)
+    def submit(self, job: Job) -> Submitted:
+        """Add the torrent tagged ``job.tag``; re-attach when qBittorrent has it already."""
+        torrent = self._find(job.tag)
+        if torrent is not None:
+            same_place = Path(torrent["save_path"]) == job.workdir.resolve()
+            if same_place and state_of(torrent["state"]) is not JobState.FAILED:
+                return Submitted(str(torrent["hash"]), attached=True)
+            self._remove(job.tag, delete_files=False)  # a stale attempt: start again
+        self._add(job)
+        return Submitted(str(self._await_listing(job)["hash"]))
+
+    def jobs(self) -> list[ClientJob]:
+        """Every torrent qBittorrent lists (of ``category``, when set): one ``torrents/info``."""
+        query = {"category": self.category} if self.category else {}
+        return [as_job(t) for t in self.api.get("torrents/info", **query)]
+
+    def collect(self, job: Job, found: ClientJob) -> Finished:
+        if not found.path:
+            raise ClientFailed(f"qBittorrent reports {job.tag} complete but names no file")
+        path = staging.inside_workdir(Path(found.path), job, "qBittorrent")
+        self._remove(job.tag, delete_files=False)
+        size = found.bytes_total or found.bytes_done
+        return Finished(path=staging.wanted_name(path, job), bytes=size)
+
+    def remove(self, found: ClientJob, *, delete_files: bool) -> None:
         try:
-            torrent = self._wait(job, progress)
-            path = staging.inside_workdir(_content_path(torrent), job, "qBittorrent")
-        except Exception as exc:  # not BaseException: a dying worker leaves it to re-attach
-            resumable = isinstance(exc, RetryableError)
-            self._remove(job, delete_files=not resumable)
-            if not resumable:
-                staging.empty(job.workdir)
-            raise
-        self._remove(job, delete_files=False)
-        return Finished(path=staging.wanted_name(path, job), bytes=int(torrent["size"]))
+            delete = {"hashes": found.job_id, "deleteFiles": str(delete_files).lower()}
+            self.api.request("POST", "torrents/delete", data=delete)
+            self._await_gone(found.job_id)
+            if found.tag:
+                self.api.request("POST", "torrents/deleteTags", data={"tags": found.tag})
+        except HaulerError as exc:
+            log.warning("could not delete qBittorrent torrent %s: %s", found.job_id, exc)
+
+    def failure(self, found: ClientJob) -> HaulerError:
+        if found.state is JobState.DELETED:
+            return ClientFailed(f"the torrent {found.job_id} was removed from qBittorrent")
+        return failure({"name": found.name, "state": found.status})
+
+    def download(self, job: Job, progress: ProgressFn) -> Finished:
+        """Submit and wait in this thread (see :mod:`hauler.downloads.clients.follow`)."""
+        return follow(self, job, progress, self.failure, self.poll_interval)
 
     def _find(self, tag: str) -> dict[str, Any] | None:
         torrents = self.api.get("torrents/info", tag=tag)
         return torrents[0] if torrents else None
-
-    def _attach_or_add(self, job: Job) -> None:
-        """Re-attach to this tag's torrent when it is usable; otherwise (re)add it."""
-        torrent = self._find(job.tag)
-        if torrent is not None:
-            same_place = Path(torrent["save_path"]) == job.workdir.resolve()
-            if same_place and phase_of(torrent["state"]) is not Phase.FAILED:
-                return
-            self._remove(job, delete_files=False)  # a stale attempt: start again
-        self._add(job)
-        self._await_listing(job)
 
     def _add(self, job: Job) -> None:
         link = job.link
@@ -171,8 +227,8 @@ class QbittorrentClient:
                 )
             )
 
-    def _await_listing(self, job: Job) -> None:
-        """Wait for the added torrent to appear under the job's tag.
+    def _await_listing(self, job: Job) -> dict[str, Any]:
+        """Wait for the added torrent to appear under the job's tag; its listing.
 
         Raises:
             RetryableError: qBittorrent already has this magnet's torrent (another task's).
@@ -180,7 +236,7 @@ class QbittorrentClient:
         """
         deadline = time.monotonic() + self.add_timeout
         info_hash = hex_info_hash(job.link.info_hash)
-        while self._find(job.tag) is None:
+        while (torrent := self._find(job.tag)) is None:
             if info_hash and self._held_by_another(info_hash, job.tag):
                 raise RetryableError(
                     f"qBittorrent is already downloading {info_hash} for another task"
@@ -191,46 +247,28 @@ class QbittorrentClient:
                     "(a .torrent it cannot fetch or parse)"
                 )
             time.sleep(min(self.poll_interval, 0.5))
+        return torrent
 
     def _held_by_another(self, info_hash: str, tag: str) -> bool:
         """True when qBittorrent has this torrent without ``tag`` (it keeps one per hash)."""
         torrents = self.api.get("torrents/info", hashes=info_hash)
         return any(tag not in t.get("tags", "").split(", ") for t in torrents)
 
-    def _wait(self, job: Job, progress: ProgressFn) -> dict[str, Any]:
-        """Poll until the torrent has all its data; its last listing."""
-        while True:
-            torrent = self._find(job.tag)
-            if torrent is None:
-                raise ClientFailed(f"the torrent tagged {job.tag} was removed from qBittorrent")
-            phase = phase_of(torrent["state"])
-            if phase is Phase.FAILED:
-                raise failure(torrent)
-            if phase is Phase.METADATA:
-                progress(Progress(0, None, 0.0))
-            else:
-                _check_size(torrent, job)
-                size = int(torrent["size"])
-                progress(Progress(int(torrent["completed"]), size or None, torrent["dlspeed"]))
-            if phase is Phase.DONE:
-                return torrent
-            time.sleep(self.poll_interval)
-
-    def _remove(self, job: Job, *, delete_files: bool) -> None:
+    def _remove(self, tag: str, *, delete_files: bool) -> None:
         """Delete this tag's torrent (with its files if ``delete_files``) and the tag itself.
 
         Waits until qBittorrent no longer lists the torrent, so that the same torrent can
         be added again at once (qBittorrent deletes asynchronously).
         """
         try:
-            torrent = self._find(job.tag)
+            torrent = self._find(tag)
             if torrent is not None:
                 delete = {"hashes": torrent["hash"], "deleteFiles": str(delete_files).lower()}
                 self.api.request("POST", "torrents/delete", data=delete)
                 self._await_gone(torrent["hash"])
-            self.api.request("POST", "torrents/deleteTags", data={"tags": job.tag})
+            self.api.request("POST", "torrents/deleteTags", data={"tags": tag})
         except HaulerError as exc:
-            log.warning("could not delete qBittorrent torrent %s: %s", job.tag, exc)
+            log.warning("could not delete qBittorrent torrent %s: %s", tag, exc)
 
     def _await_gone(self, info_hash: str) -> None:
         deadline = time.monotonic() + self.settle_timeout
@@ -241,12 +279,6 @@ class QbittorrentClient:
             time.sleep(0.1)
 
 
-def _check_size(torrent: dict[str, Any], job: Job) -> None:
-    size = int(torrent["size"])
-    if job.max_bytes is not None and size > job.max_bytes:
-        raise TooLarge(f"{job.link.shown} is {size} bytes, more than max_bytes={job.max_bytes}")
-
-
-def _content_path(torrent: dict[str, Any]) -> Path:
+def _content_path(torrent: Mapping[str, Any]) -> Path:
     """The downloaded file, or the top folder of a multi-file torrent."""
     return Path(torrent.get("content_path") or Path(torrent["save_path"]) / torrent["name"])

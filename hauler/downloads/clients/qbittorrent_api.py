@@ -7,7 +7,8 @@ from typing import Any
 import requests
 
 from hauler.downloads.clients.base import ClientUnavailable
-from hauler.errors import PermanentError
+from hauler.errors import CredentialsRefused
+from hauler.httpstatus import retryable_status
 from hauler.redact import redact_url
 
 CREDENTIAL_SETTINGS = (
@@ -15,7 +16,7 @@ CREDENTIAL_SETTINGS = (
 )
 
 
-class LoginRejected(PermanentError):
+class LoginRejected(CredentialsRefused):
     """Raised when qBittorrent refuses the Web UI credentials or has banned this address."""
 
 
@@ -76,7 +77,7 @@ class QbittorrentApi:
         """Send a request, logging in first and once more if qBittorrent answers 403.
 
         Raises:
-            ClientUnavailable: qBittorrent cannot be reached or answers 5xx.
+            ClientUnavailable: qBittorrent cannot be reached, or answers 408/425/429/5xx.
             LoginRejected: see ``login``.
         """
         if not self._logged_in:
@@ -85,7 +86,7 @@ class QbittorrentApi:
         if response.status_code == 403:  # the session expired or qBittorrent restarted
             self.login()
             response = self._send(method, path, **kwargs)
-        if response.status_code >= 500:
+        if retryable_status(response.status_code):
             raise ClientUnavailable(f"qBittorrent {path}: HTTP {response.status_code}")
         return response
 

@@ -1,4 +1,4 @@
-"""The SABnzbd client: ``addfile``, poll ``queue`` then ``history``, check, collect.
+"""The SABnzbd client: ``addfile``; one pass is ``queue`` + ``history``.
 
 Hauler reads the .nzb itself (a local file, or a size-capped GET whose redirects are
 checked like every download's) and uploads it (``addfile``, multipart): so ``max_bytes``
@@ -13,11 +13,11 @@ What SABnzbd 3.7 (Debian's sabnzbdplus) does, and this client allows for:
   by (up to ``MAX_BAD_ARTICLES`` = 5, sabnzbd/nzbstuff.py), with an empty
   ``fail_message`` and a truncated file. Its history's ``bytes`` counts the posted bytes
   of the articles it got, so a job with fewer than the .nzb's non-par2 articles' bytes
-  is failed here ("incomplete").
-- A *failed* job found on redelivery is the previous delivery's outcome that nobody saw:
-  it is deleted with its files and added once more, and that second outcome is final.
-  Not ``mode=retry``: SABnzbd retries in place and takes a partly written file for a
-  finished one, so the retried job comes out ``Completed`` with the truncated file.
+  (kept from ``submit`` as ``data_bytes``) fails in ``collect`` ("incomplete").
+- A *failed* job found on resubmission is the previous delivery's outcome that nobody
+  saw: it is deleted with its files and added once more. Not ``mode=retry``: SABnzbd
+  retries in place and takes a partly written file for a finished one, so the retried
+  job comes out ``Completed`` with the truncated file.
 - The history lists jobs still in post-processing first (``loaded``: true), their status
   possibly final before ``storage`` is set; and a delete of such a job only drops it
   from that queue, so the history delete is repeated until the entry is gone.
@@ -31,7 +31,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,82 +38,42 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from hauler.downloads.clients.base import (
-    Affinity,
     ClientFailed,
     ClientUnavailable,
     Finished,
     Job,
-    TooLarge,
+    Submitted,
 )
-from hauler.downloads.clients.collect import collect, discard, owned
-from hauler.downloads.clients.nzbfile import read_nzb
-from hauler.downloads.links import Link, LinkKind
-from hauler.downloads.nzb import YENC_SHRINK, Nzb, least_size, parse
-from hauler.errors import HaulerError, PermanentError
-from hauler.progress import Meter, ProgressFn
+from hauler.downloads.clients.collect import collect, owned
+from hauler.downloads.clients.jobs import ClientJob, JobState
+from hauler.downloads.clients.usenet import UsenetClient, least_bytes
+from hauler.downloads.nzb import Nzb
+from hauler.errors import CredentialsRefused, HaulerError, PermanentError
 from hauler.redact import redact_text, redact_url
 
 SETTING_URL = "HAULER_DOWNLOADS_SABNZBD_URL"
 SETTING_KEY = "HAULER_DOWNLOADS_SABNZBD_API_KEY"
 MIB = 1024 * 1024
-MISSES = 3  # polls in a row that find the job nowhere before giving up
 FORGET_TRIES = 20  # history deletes of one job, a poll interval apart
+LISTED = 1000  # queue and history slots one pass reads
+TAG_PREFIX = "hauler-"
 # SABnzbd's Download stage-log lines for articles it could not get (sabnzbd/nzbstuff.py)
 HOLES = re.compile(r"\d+ articles were (missing|malformed)")
 PAR2 = re.compile(r"\.par2\b", re.IGNORECASE)
+#: SABnzbd's queue statuses (sabnzbd/constants.py Status), in Hauler's words.
+QUEUE_STATES = {
+    "Downloading": JobState.DOWNLOADING,
+    "Paused": JobState.PAUSED,
+    "Queued": JobState.QUEUED,
+    "Grabbing": JobState.QUEUED,
+    "Fetching": JobState.QUEUED,
+    "Propagating": JobState.QUEUED,
+    "Checking": JobState.QUEUED,
+}
 
 
-class SabnzbdRejected(PermanentError):
+class SabnzbdRejected(CredentialsRefused):
     """Raised when SABnzbd refuses the API key it was given."""
-
-
-class Stage(Enum):
-    """Where a job stands, from its status."""
-
-    WAITING = "waiting"  # queued, downloading or post-processing
-    DONE = "done"
-    FAILED = "failed"
-
-
-def stage(status: str) -> Stage:
-    """``Completed`` is DONE; ``Failed`` and ``Deleted`` are FAILED; the rest is WAITING.
-
-    Queue statuses: Grabbing, Queued, Paused, Propagating, Checking, Downloading, Fetching;
-    post-processing (in the history): QuickCheck, Verifying, Repairing, Extracting,
-    Moving, Running.
-    """
-    if status == "Completed":
-        return Stage.DONE
-    if status in ("Failed", "Deleted"):
-        return Stage.FAILED
-    return Stage.WAITING
-
-
-def outcome(slot: Mapping[str, Any], nzb: Nzb) -> tuple[Stage, str]:
-    """A job's stage and, when it failed, why: ``fail_message``, or for a ``Completed``
-    job that got fewer bytes than the .nzb's data articles hold, how many it got."""
-    status = str(slot.get("status", ""))
-    found = stage(status)
-    if slot.get("loaded") or (found is Stage.DONE and not slot.get("storage")):
-        # still in SABnzbd's post-processing queue, which the history lists first, its
-        # status possibly final already but its storage not yet set (sabnzbd/api.py)
-        return Stage.WAITING, ""
-    if found is Stage.DONE:
-        wanted = data_bytes(nzb)
-        got = int(slot.get("bytes") or 0)
-        if got < wanted:
-            holes = [
-                str(line)
-                for step in slot.get("stage_log") or []
-                if step.get("name") == "Download"
-                for line in step.get("actions") or []
-                if HOLES.search(str(line))
-            ]
-            said = f" ({'; '.join(holes)})" if holes else ""
-            return Stage.FAILED, f"incomplete: got {got} of the {wanted} bytes of articles{said}"
-    if found is Stage.FAILED:
-        return found, str(slot.get("fail_message") or status)
-    return found, ""
 
 
 def data_bytes(nzb: Nzb) -> int:
@@ -140,10 +99,91 @@ def megabytes(value: Any) -> int:
         return 0
 
 
-class SabnzbdClient:
-    """Downloads .nzb links with SABnzbd over its HTTP API."""
+def _tag(name: Any) -> str | None:
+    return name if isinstance(name, str) and name.startswith(TAG_PREFIX) else None
+
+
+def queued_job(slot: Mapping[str, Any]) -> ClientJob:
+    """A ``queue`` slot as a ClientJob."""
+    total = megabytes(slot.get("mb"))
+    status = str(slot.get("status", ""))
+    return ClientJob(
+        client="sabnzbd",
+        job_id=str(slot["nzo_id"]),
+        state=QUEUE_STATES.get(status, JobState.QUEUED),
+        status=status,
+        name=str(slot.get("filename") or ""),
+        tag=_tag(slot.get("filename")),
+        category=slot.get("cat") or None,
+        bytes_done=total - megabytes(slot.get("mbleft")),
+        bytes_total=total or None,
+        details={"where": "queue", "least_bytes": str(least_bytes(total))},
+    )
+
+
+def history_job(slot: Mapping[str, Any]) -> ClientJob:
+    """A ``history`` slot as a ClientJob.
+
+    ``Completed`` is COMPLETED once SABnzbd is done with it (not ``loaded`` in its
+    post-processing queue, ``storage`` set); ``Failed`` is FAILED; ``Deleted`` DELETED;
+    the rest (QuickCheck, Verifying, Repairing, Extracting, Moving, Running) is
+    POSTPROCESSING.
+    """
+    status = str(slot.get("status", ""))
+    if slot.get("loaded") or (status == "Completed" and not slot.get("storage")):
+        state = JobState.POSTPROCESSING
+    elif status == "Completed":
+        state = JobState.COMPLETED
+    elif status == "Failed":
+        state = JobState.FAILED
+    elif status == "Deleted":
+        state = JobState.DELETED
+    else:
+        state = JobState.POSTPROCESSING
+    holes = [
+        str(line)
+        for step in slot.get("stage_log") or []
+        if step.get("name") == "Download"
+        for line in step.get("actions") or []
+        if HOLES.search(str(line))
+    ]
+    details = {"where": "history", "bytes": str(int(slot.get("bytes") or 0))}
+    if holes:
+        details["holes"] = "; ".join(holes)
+    message = str(slot.get("fail_message") or "") or None
+    return ClientJob(
+        client="sabnzbd",
+        job_id=str(slot["nzo_id"]),
+        state=state,
+        status=status,
+        name=str(slot.get("name") or ""),
+        tag=_tag(slot.get("name")),
+        category=slot.get("category") or None,
+        bytes_done=int(slot.get("bytes") or 0),
+        bytes_total=int(slot.get("bytes") or 0) or None,
+        message=message if state in (JobState.FAILED, JobState.DELETED) else None,
+        details=details,
+        path=slot.get("storage") or None,
+    )
+
+
+def shortfall(found: ClientJob, wanted: int) -> str | None:
+    """Why a ``Completed`` job is incomplete (fewer bytes than the .nzb's data), or None."""
+    got = int(found.details.get("bytes") or found.bytes_done)
+    if got >= wanted:
+        return None
+    holes = found.details.get("holes")
+    said = f" ({holes})" if holes else ""
+    return f"incomplete: got {got} of the {wanted} bytes of articles{said}"
+
+
+class SabnzbdClient(UsenetClient):
+    """Hands .nzb links to SABnzbd over its HTTP API."""
 
     name = "sabnzbd"
+    peer = "SABnzbd"
+    url_setting = SETTING_URL
+    refused = SabnzbdRejected
 
     def __init__(
         self,
@@ -155,44 +195,16 @@ class SabnzbdClient:
         category: str = "",
         allow: Sequence[str] = (),
     ) -> None:
+        super().__init__(poll_interval, timeout, category or "*", allow)
         parts = urlsplit(url)
         path = parts.path.rstrip("/")
         path = path if path.endswith("/api") else f"{path}/api"
         self.endpoint = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
         self.shown = redact_url(self.endpoint)  # the endpoint as messages show it
         self.api_key = api_key
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.category = category or "*"
-        self.allow = tuple(allow)  # networks a redirect of an .nzb URL may lead to
-        self.session = requests.Session()
 
-    def affinity(self, link: Link) -> Affinity:
-        return Affinity.SPECIALIST if link.kind is LinkKind.NZB else Affinity.INCOMPATIBLE
-
-    def healthy(self) -> bool:
-        try:
-            self.call("queue", {"limit": 1})
-        except HaulerError:
-            return False
-        return True
-
-    def download(self, job: Job, progress: ProgressFn) -> Finished:
-        found = self.find(job.tag)  # first: an unreachable SABnzbd or a wrong key is told first
-        raw = read_nzb(job.link, self.timeout, self.allow)
-        nzb = parse(raw)
-        least = least_size(nzb)
-        if job.max_bytes is not None and least > job.max_bytes:
-            raise TooLarge(
-                f"{job.link.shown} holds at least {least} bytes, over max_bytes={job.max_bytes}"
-            )
-        if found and found[0] == "history" and outcome(found[1], nzb)[0] is Stage.FAILED:
-            self._forget(found[1], job)  # an outcome nobody saw: added once more
-            found = None
-        nzo_id = self._add(job, raw) if found is None else found[1].get("nzo_id")
-        meter = Meter(None, progress, start=None)
-        slot = self._wait(job, nzo_id, nzb, meter)
-        return self._finish(slot, job, nzb, meter)
+    def ping(self) -> None:
+        self.call("queue", {"limit": 1})
 
     def call(
         self,
@@ -214,11 +226,12 @@ class SabnzbdClient:
             response = self.session.request(
                 method, self.endpoint, params=query, files=files, timeout=self.timeout
             )
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except requests.exceptions.RequestException as exc:
             raise ClientUnavailable(
                 f"SABnzbd at {self.shown} does not answer ({exc.__class__.__name__})"
             ) from None
-        self._check_status(response, mode)
+        said = redact_text(response.text.strip()[:200])  # e.g. "API Key Incorrect"
+        self.check_status(response, f"mode={mode}", f"{said}; check {SETTING_KEY}")
         try:
             body = response.json()
         except ValueError:
@@ -238,21 +251,51 @@ class SabnzbdClient:
                     return where, slot
         return None
 
-    def _check_status(self, response: requests.Response, mode: str) -> None:
-        status = response.status_code
-        if status in (401, 403):
-            said = redact_text(response.text.strip()[:200])  # e.g. "API Key Incorrect"
-            raise SabnzbdRejected(
-                f"SABnzbd at {self.shown} refused access (HTTP {status}: {said}); "
-                f"check {SETTING_KEY}"
-            )
-        if status in (408, 429) or status >= 500:
-            raise ClientUnavailable(f"SABnzbd at {self.shown}: HTTP {status} to mode={mode}")
-        if status != 200:
-            raise PermanentError(
-                f"SABnzbd at {self.shown}: HTTP {status} to mode={mode}; "
-                f"is {SETTING_URL} its API address (…/api)?"
-            )
+    def submit(self, job: Job) -> Submitted:
+        """Upload the .nzb named after the tag; re-attach to this tag's job when SABnzbd has
+        one that did not fail (a failed one is deleted and the job added once more)."""
+        found = self.find(job.tag)  # first: an unreachable SABnzbd or a wrong key is told first
+        raw, nzb = self.read(job)
+        details = {"data_bytes": data_bytes(nzb)}
+        if found is not None:
+            slot_job = (queued_job if found[0] == "queue" else history_job)(found[1])
+            failed = slot_job.state in (JobState.FAILED, JobState.DELETED)
+            if slot_job.state is JobState.COMPLETED and shortfall(slot_job, details["data_bytes"]):
+                failed = True
+            if not failed:
+                return Submitted(slot_job.job_id, details, attached=True)
+            self._forget(slot_job.job_id, slot_job.path, job.tag)  # an outcome nobody saw
+        return Submitted(self._add(job, raw), details)
+
+    def jobs(self) -> list[ClientJob]:
+        """The queue and the history (``LISTED`` slots of each): two calls."""
+        window = {"start": 0, "limit": LISTED}
+        queue = self.call("queue", window).get("queue", {}).get("slots", [])
+        history = self.call("history", window).get("history", {}).get("slots", [])
+        return [queued_job(s) for s in queue] + [history_job(s) for s in history]
+
+    def collect(self, job: Job, found: ClientJob) -> Finished:
+        wanted = job.details.get("data_bytes")
+        short = shortfall(found, int(wanted)) if wanted is not None else None
+        if short is not None:
+            self._forget(found.job_id, found.path, job.tag)
+            raise ClientFailed(redact_text(f"SABnzbd could not download {job.link.shown}: {short}"))
+        if not found.path:
+            raise ClientFailed(f"SABnzbd's history gives no folder for {job.tag}")
+        finished = collect(job_folder(Path(found.path), job.tag), job, "SABnzbd")
+        self._forget(found.job_id, None, job.tag)
+        return finished
+
+    def remove(self, found: ClientJob, *, delete_files: bool) -> None:
+        if found.details.get("where") == "queue":
+            delete = {"name": "delete", "value": found.job_id, "del_files": int(delete_files)}
+            self.call("queue", delete)
+            return
+        self._forget(found.job_id, found.path if delete_files else None, found.tag, delete_files)
+
+    def failure(self, found: ClientJob) -> HaulerError:
+        said = found.message or found.status
+        return ClientFailed(redact_text(f"SABnzbd could not download {found.name}: {said}"))
 
     @staticmethod
     def _check_error(body: Any, mode: str) -> dict[str, Any]:
@@ -274,58 +317,22 @@ class SabnzbdClient:
             raise ClientFailed(redact_text(f"SABnzbd refused {job.link.shown}: {answer}"))
         return str(answer["nzo_ids"][0])
 
-    def _wait(self, job: Job, nzo_id: str | None, nzb: Nzb, meter: Meter) -> dict[str, Any]:
-        """Poll the queue, then the history, until the job is Completed or Failed."""
-        misses = 0
-        while True:
-            found = self.find(job.tag, nzo_id)
-            misses = misses + 1 if found is None else 0
-            if misses >= MISSES:
-                raise ClientUnavailable(
-                    f"SABnzbd lost {job.tag}: it is neither queued nor in the history"
-                )
-            if found is not None:
-                where, slot = found
-                nzo_id = slot.get("nzo_id") or nzo_id
-                if outcome(slot, nzb)[0] is not Stage.WAITING:
-                    return slot
-                if where == "queue":
-                    self._check_size(slot, job)
-                    total = megabytes(slot.get("mb"))
-                    meter.at(total - megabytes(slot.get("mbleft")), total or None)
-            time.sleep(self.poll_interval)
-
-    def _check_size(self, slot: dict[str, Any], job: Job) -> None:
-        least = int(megabytes(slot.get("mb")) * YENC_SHRINK)
-        if job.max_bytes is not None and least > job.max_bytes:
-            self.call("queue", {"name": "delete", "value": slot["nzo_id"], "del_files": 1})
-            raise TooLarge(f"{job.tag} is at least {least} bytes, over max_bytes={job.max_bytes}")
-
-    def _finish(self, slot: dict[str, Any], job: Job, nzb: Nzb, meter: Meter) -> Finished:
-        done, message = outcome(slot, nzb)
-        if done is Stage.FAILED:
-            self._forget(slot, job)
-            raise ClientFailed(
-                redact_text(f"SABnzbd could not download {job.link.shown}: {message}")
-            )
-        finished = collect(job_folder(Path(slot["storage"]), job.tag), job, "SABnzbd")
-        self._forget(slot, job, keep_files=True)
-        meter.finish(finished.bytes)
-        return finished
-
-    def _forget(self, slot: dict[str, Any], job: Job, keep_files: bool = False) -> None:
-        """Delete the history entry for good, and a failed job's files with it.
+    def _forget(
+        self, nzo_id: str, storage: str | None, tag: str | None, delete_files: bool = True
+    ) -> None:
+        """Delete the history entry for good (with its files, unless they were collected).
 
         SABnzbd ignores the delete while the job is still leaving its post-processing
         queue (the entry is then dropped from that queue, not from the history), so the
         delete is repeated until the history no longer holds the job.
         """
-        nzo_id = slot["nzo_id"]
-        delete = {"name": "delete", "value": nzo_id, "archive": 0}
+        delete: dict[str, Any] = {"name": "delete", "value": nzo_id, "archive": 0}
+        if storage is not None and delete_files:
+            delete["del_files"] = 1
         for _ in range(FORGET_TRIES):
-            self.call("history", delete if keep_files else {**delete, "del_files": 1})
+            self.call("history", delete)
             if not self.call("history", {"nzo_ids": nzo_id}).get("history", {}).get("slots"):
                 break
             time.sleep(self.poll_interval)
-        if not keep_files and slot.get("storage"):
-            discard(job_folder(Path(slot["storage"]), job.tag), job)
+        if storage and delete_files and tag:
+            self.discard(str(job_folder(Path(storage), tag)), tag)

@@ -191,7 +191,13 @@ def test_docker_backend_lists_only_its_own_projects_containers(tmp_path: Path) -
         "hauler:latest",
         entrypoint=["sleep"],
         command=["120"],
-        labels={"hauler.queue": QUEUE, MANAGED_LABEL: "autoscaler", PROJECT_LABEL: theirs},
+        labels={
+            "hauler.queue": QUEUE,
+            MANAGED_LABEL: "autoscaler",
+            PROJECT_LABEL: theirs,
+            "com.docker.compose.service": f"worker-{QUEUE}",
+            "com.docker.compose.oneoff": "False",
+        },
         detach=True,
     )
     try:

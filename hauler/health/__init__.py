@@ -1,4 +1,4 @@
-"""Health probes the tasks and the CLI share."""
+"""Health: the ping probe every queue answers; the checks and healing live in submodules."""
 
 from __future__ import annotations
 

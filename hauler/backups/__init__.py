@@ -1,0 +1,1 @@
+"""Database backups: make, verify, restore, prune and vacuum Hauler's own database."""

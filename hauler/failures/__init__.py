@@ -1,0 +1,1 @@
+"""Failure classification: the clients' own texts and codes mapped to categories, as data."""

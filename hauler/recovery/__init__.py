@@ -1,0 +1,1 @@
+"""Recovery of failed downloads: ordered strategies per category, scheduled with backoff."""

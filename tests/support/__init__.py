@@ -1,0 +1,1 @@
+"""Helpers both test tiers share."""
