@@ -9,7 +9,9 @@ finishes per second and B the backlog (waiting + in flight)::
 plus those that drain the backlog within the latency target (or ``ceil(B /
 messages_per_worker)`` when that target is set) — at least one more than now while the
 oldest message waits longer than the target, clamped to ``[min, max]``. Scaling up is
-fast: up to ``up_step`` workers at once after a short cooldown, on the whole window.
+fast: up to ``up_step`` workers at once after a short cooldown, when both the whole
+window and the latest two samples need more (a drained burst the window still
+remembers asks for nothing).
 Scaling down is slow and measured against both signals: ``down_step`` at a time, after
 its cooldown (in one step once nothing waits or runs), to no fewer workers than carry
 the highest of λ now, lately and forecast
@@ -147,10 +149,11 @@ def decide(
         bounded = min(max(current, policy.min_workers), policy.max_workers)
         return verdict(bounded, "outside min/max")
     since = now - last_action_at
-    if need > current:
+    wanted = min(need, recent)  # up when the window and the latest samples both want more
+    if wanted > current:
         if since < policy.up_cooldown:
-            return verdict(current, f"up wanted ({need}) but cooling down")
-        return verdict(min(need, current + policy.up_step), f"up: need {need}")
+            return verdict(current, f"up wanted ({wanted}) but cooling down")
+        return verdict(min(wanted, current + policy.up_step), f"up: need {wanted}")
     if floor < current:
         if not arrivals.known:
             return verdict(current, f"down wanted ({floor}) but the arrival rate is not known yet")

@@ -130,3 +130,15 @@ def test_an_idle_queue_with_arrivals_keeps_what_they_need():
     seen = Arrivals(rate=20.0, latest=20.0, ahead=20.0, intervals=4)
     decision = decide(POLICY, window(0), 6, 0, 100, throughput=10.0, arrivals=seen)
     assert (decision.direction, decision.desired) == ("down", 4)  # 20 / (10 x 0.6) → 4
+
+
+def test_a_drained_burst_the_window_remembers_asks_for_no_worker():
+    # given one worker left after a burst: the window's mean backlog is still 190, but
+    # the last two samples show nothing waiting or running
+    samples = [
+        Sample(at=100.0 + 5 * i, depth=d, latency=0.0, in_flight=0, completed=0)
+        for i, d in enumerate([600, 300, 50, 0, 0])
+    ]
+    decision = decide(POLICY, samples, current=1, last_action_at=0, now=130, throughput=17.0)
+    # then it does not scale up again (no down → up flap after the drain)
+    assert decision.signals["need"] >= 2 and decision.direction == "hold", decision.reason
