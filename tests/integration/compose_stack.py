@@ -24,6 +24,7 @@ SCRAPED = {name: name for name in ("recorder", "autoscaler", "flower", "promethe
 def build_hauler_image() -> str:
     """Hauler's image (deploy/docker/build-image.sh, cached); its name."""
     image = os.environ.get("HAULER_IMAGE", "hauler:latest")
+    _run_or_missing("deploy/scripts/start-dockerd.sh", {})
     _run_or_missing("deploy/docker/build-image.sh", {"HAULER_IMAGE": image})
     return image
 

@@ -31,6 +31,7 @@ class Resource:
     redirect_to: str | None = None
     chunk_delay: float = 0.0  # seconds between 64 KiB chunks
     send_length: bool = True  # False: no Content-Length on a 200, the body ends at close
+    gate: threading.Event | None = None  # when set: the second half of the body waits for it
     hits: int = 0
 
     @property
@@ -139,9 +140,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Disposition", resource.disposition)
         self.end_headers()
         cut, resource.cut_after = resource.cut_after, None
-        self._write(body, cut, resource.chunk_delay)
+        self._write(body, cut, resource.chunk_delay, resource.gate)
 
-    def _write(self, body: bytes, cut: int | None, delay: float) -> None:
+    def _write(
+        self, body: bytes, cut: int | None, delay: float, gate: threading.Event | None = None
+    ) -> None:
         sent, step = 0, 64 * 1024
         try:
             while sent < len(body):
@@ -152,6 +155,8 @@ class Handler(BaseHTTPRequestHandler):
                 piece = body[sent : sent + step]
                 self.wfile.write(piece)
                 sent += len(piece)
+                if gate is not None and sent >= len(body) // 2:
+                    gate.wait(timeout=120)  # a test holds the transfer mid-body
                 if delay:
                     time.sleep(delay)
         except (BrokenPipeError, ConnectionResetError):

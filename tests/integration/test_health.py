@@ -44,6 +44,10 @@ FAST = {
     "HAULER_HEALTH_HEAL_GRACE": "10",
     "HAULER_HEALTH_HEAL_BACKOFF": "1",
     "HAULER_HEALTH_SKIP": "backup",
+    # the beat here is for its heartbeat: no polling worker runs, so the watch's and failure
+    # polling's messages would wait on a queue with no worker (a real workers:live failure)
+    "HAULER_SCHEDULE_WATCH": "off",
+    "HAULER_SCHEDULE_POLL_CLIENTS": "off",
 }
 
 

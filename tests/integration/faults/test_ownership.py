@@ -177,18 +177,21 @@ def _exactly(pids: set[int], count: int) -> set[int] | None:
 
 def test_docker_backend_lists_only_its_own_projects_containers(tmp_path: Path) -> None:
     docker = pytest.importorskip("docker")
+    from tests.integration.compose_stack import build_hauler_image
+
+    image = build_hauler_image()  # cached; this test may run before any other builds it
     try:
         client = docker.from_env()
         client.ping()
-        client.images.get("hauler:latest")
+        client.images.get(image)
     except Exception as exc:
-        missing(f"a Docker engine with the hauler:latest image ({exc})")
+        missing(f"a Docker engine with the {image} image ({exc})")
     from autoscale.backends.docker import MANAGED_LABEL, PROJECT_LABEL, DockerBackend
 
     # given: a worker-like container of another compose project
     theirs = f"other-{os.getpid()}"
     container = client.containers.run(
-        "hauler:latest",
+        image,
         entrypoint=["sleep"],
         command=["120"],
         labels={

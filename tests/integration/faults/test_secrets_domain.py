@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,14 +67,18 @@ def test_a_download_url_with_a_password_leaks_nowhere(
 ):
     # given a downloads worker, a recorder, and a slow file behind a URL with secrets in it
     worker = start_worker(["downloads"])
-    server.resources["/slow.bin"] = Resource(BODY, chunk_delay=0.02)
+    gate = threading.Event()  # the body stops halfway until the board has been read
+    server.resources["/slow.bin"] = Resource(BODY, gate=gate)
     url = with_secrets(server, "/slow.bin")
     # when it is downloaded, and `hauler transfers` is asked while it runs
     result = client_app.send_task(
         "downloads.fetch", args=[url], queue="downloads", headers={HEADER: "secret-ok"}
     )
     wait_for(lambda: result.state == "PROGRESS", timeout=30)
-    board = hauler_cli("transfers").stdout
+    try:
+        board = hauler_cli("transfers").stdout
+    finally:
+        gate.set()
     done = result.get(timeout=60)
     # and a download of a missing file behind such a URL fails
     failed = client_app.send_task(
