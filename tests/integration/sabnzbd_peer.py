@@ -5,6 +5,14 @@ test news server, and keeps its configuration, queue, logs and every download fo
 under one root. Nothing reaches outside the machine: no browser, no release check, no
 self-test host (so no DNS look-ups and no IPv6 probe), no Bonjour/SSDP, no unpacking or
 par2 (the test content needs neither), two tries per article.
+
+``auto_disconnect = 0``: by default SABnzbd drops every news connection whenever its
+queue empties. In 3.7 a connection is opened in a thread of its own that registers the
+socket with the downloader once connected; a forced disconnect that lands while a
+connect is under way closes that socket, the thread then registers the dead descriptor,
+and the downloader's ``select`` dies with EBADF ("Restarting because of crashed
+downloader"), taking SABnzbd down mid-module. The tests empty the queue after every
+job, so keeping the connections open is what keeps SABnzbd up.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ deobfuscate_final_filenames = 0
 no_dupes = 0
 backup_for_duplicates = 0
 history_retention = ""
+auto_disconnect = 0
 [logging]
 log_level = 1
 [servers]
