@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -56,9 +57,10 @@ def test_another_app_fetches_by_name_and_gets_a_verified_file(
 def test_progress_is_visible_while_it_runs_and_hauler_shows_it(
     start_worker, env, client_app: Celery, server: LoopbackServer, hauler_cli
 ):
-    # given a slow transfer (about 100 chunks of 64 KiB, 40 ms apart)
+    # given a slow transfer (64 KiB chunks, 40 ms apart) held halfway until the CLI has looked
     start_worker(["downloads"])
-    server.resources["/slow.bin"] = Resource(BODY, chunk_delay=0.04)
+    gate = threading.Event()
+    server.resources["/slow.bin"] = Resource(BODY, chunk_delay=0.04, gate=gate)
     result = send(client_app, server.url("/slow.bin"))
     # when it runs, then its state is PROGRESS with bytes, total, rate and eta
     info = wait_for(
@@ -67,11 +69,14 @@ def test_progress_is_visible_while_it_runs_and_hauler_shows_it(
     )
     assert info["total"] == len(BODY) and info["rate"] > 0 and info["eta"] is not None
     # and `hauler transfers` and `hauler task` show it
-    listing = hauler_cli("transfers")
+    try:
+        listing = hauler_cli("transfers")
+        shown = hauler_cli("task", result.id)
+    finally:
+        gate.set()
     assert listing.returncode == 0, listing.stderr
     assert result.id in listing.stdout and "MiB" in listing.stdout
-    shown = hauler_cli("task", result.id)
-    assert "PROGRESS" in shown.stdout or "SUCCESS" in shown.stdout
+    assert "PROGRESS" in shown.stdout
     assert result.get(timeout=60)["sha256"] == SHA
     assert result.id not in hauler_cli("transfers").stdout
 
