@@ -166,10 +166,11 @@ def test_the_stack_runs_scales_and_goes_away(stack, tmp_path: Path):
 
         # a manual `--scale worker-health=3` is adopted: counted, then scaled to min by policy
         stack.compose("up", "-d", "--no-deps", "--scale", "worker-health=3", "worker-health")
-        wait_for(lambda: (2, 1) in _moves(stack, "health"), timeout=90, interval=1)
+        wait_for(lambda: any(to == 1 for _, to in _moves(stack, "health")), timeout=90, interval=1)
         moves = _moves(stack, "health")
-        # it counted compose's three and only ever stopped some (no duplicate started)
-        assert moves[0] == (3, 2) and all(after < before for before, after in moves), moves
+        # it counted compose's three and only ever stopped some (no duplicate started); an
+        # idle queue may drop to its floor in one step (3 → 1) or step by step
+        assert moves[0][0] == 3 and all(after < before for before, after in moves), moves
         wait_for(lambda: len(_health_workers(engine, stack)) == 1, timeout=60, interval=1)
 
         # a burst on the health queue scales its service up to its max, then back down
