@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,19 @@ class Stack:
         return done
 
     def ps(self, service: str) -> list[str]:
-        """Container ids ``docker-compose ps -q <service>`` lists."""
+        """Container ids ``docker-compose ps -q <service>`` lists.
+
+        compose lists the project's containers, then inspects each one; a container the
+        autoscaler removes in between fails the whole call ("No such container"), so that
+        race is asked again.
+        """
+        for _ in range(5):
+            try:
+                return self.compose("ps", "-q", service).stdout.split()
+            except AssertionError as exc:
+                if "No such container" not in str(exc):
+                    raise
+                time.sleep(0.2)
         return self.compose("ps", "-q", service).stdout.split()
 
     def logs(self, *services: str) -> str:
