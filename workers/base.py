@@ -163,6 +163,7 @@ def hauler_task(
             retry_settings=policy,
             retry_on=retry_on,
             typing=False,
+            shared=False,  # Hauler's app only: another app of the process does not get it
         )(run)
         return task
 

@@ -121,9 +121,7 @@ def test_sabnzbd_finishes_a_job_and_an_incomplete_one_fails_in_its_own_words(
     news_server: NntpServer,
     nzb_site: LoopbackServer,
 ) -> None:
-    # (the watch's own give-up, as in a process that has no recovery task: Celery shares
-    # Hauler's tasks with every app of the process once tasks.recovery is imported)
-    client_app.tasks.pop("recovery.recover", None)
+    # (the watch's own give-up: the bare client app runs the pass and has no recovery task)
     client = sabnzbd_peer.client()
     body = os.urandom(300_000)
     good = hand(settings, client, publish(news_server, nzb_site, body, "good.bin")[0].url)
@@ -149,9 +147,7 @@ def test_sabnzbd_finishes_a_job_and_an_incomplete_one_fails_in_its_own_words(
 def test_a_magnet_nobody_seeds_stalls_in_qbittorrent(
     settings: Settings, client_app: Celery, qbittorrent_peer: QbittorrentPeer
 ) -> None:
-    # (the watch's own give-up, as in a process that has no recovery task: Celery shares
-    # Hauler's tasks with every app of the process once tasks.recovery is imported)
-    client_app.tasks.pop("recovery.recover", None)
+    # (the watch's own give-up: the bare client app runs the pass and has no recovery task)
     client = QbittorrentClient(
         qbittorrent_peer.url, qbittorrent_peer.username, qbittorrent_peer.password, 0.1
     )
