@@ -98,7 +98,7 @@ def complete(
         return "later"
     except TooLarge as exc:
         if give_up(settings, app, row.id, str(exc), category="too-large"):
-            _emit_failed(app, row, "too-large", str(exc))
+            emit_failed(app, row, "too-large", str(exc))
         return "failed"
     except HaulerError as exc:  # the content is not what the job needs: a failure
         return f"broken: {exc}"
@@ -201,17 +201,25 @@ def deliver_leftovers(settings: Settings, app: Celery) -> int:
     return len(rows)
 
 
-def _emit_failed(app: Celery, row: Transfer, category: str, message: str) -> None:
+def emit_failed(
+    app: Celery,
+    row: Transfer,
+    category: str | None,
+    message: str,
+    found: ClientJob | None = None,
+) -> None:
+    """The ``download.failed`` event of ``row``; ``found`` is the client's view, when seen."""
     emit_for(
         app,
         "download.failed",
         task_id=row.task_id,
         task_name=row.task_name,
         correlation_id=row.correlation_id,
-        client=row.client,
-        job_id=row.job_id,
+        client=found.client if found else row.client,
+        job_id=found.job_id if found else row.job_id,
         category=category,
         message=message,
+        **({"status": found.status} if found else {}),
     )
 
 

@@ -29,7 +29,6 @@ from typing import Any
 from celery import Celery
 
 from hauler import broker
-from hauler.activity import emit_for
 from hauler.downloads import client_backoff
 from hauler.downloads.clients.base import HandOffClient
 from hauler.downloads.clients.calls import counting
@@ -178,7 +177,7 @@ def _one(
     if breach is not None:
         client.remove(found, delete_files=True)
         if finishing.give_up(settings, app, row.id, str(breach), category="too-large"):
-            _emit_failed(app, row, found, "too-large", str(breach))
+            finishing.emit_failed(app, row, "too-large", str(breach), found)
         return "failed"
     if found.state is JobState.COMPLETED:
         outcome = finishing.complete(settings, app, client, row, found)
@@ -207,7 +206,7 @@ def hand_failure(
     if not store.claim_failure(settings.database_url, row.id, state, said):
         return False
     category = "stalled" if state == store.STALLED else classify_job(found).category.value
-    _emit_failed(app, row, found, category, said)
+    finishing.emit_failed(app, row, category, said, found)
     if handover.hand_over(app, row, found, state):
         log.info(
             "transfer %s (%s %s) %s: handed to recovery", row.id, row.client, row.job_id, state
@@ -216,23 +215,6 @@ def hand_failure(
     message = f"{said}; recovery is unavailable (no {handover.TASK} task), so Hauler gives up"
     finishing.give_up(settings, app, row.id, message, category=category or state)
     return True
-
-
-def _emit_failed(
-    app: Celery, row: Transfer, found: ClientJob, category: str | None, message: str
-) -> None:
-    emit_for(
-        app,
-        "download.failed",
-        task_id=row.task_id,
-        task_name=row.task_name,
-        correlation_id=row.correlation_id,
-        client=found.client,
-        job_id=found.job_id,
-        category=category,
-        status=found.status,
-        message=message,
-    )
 
 
 def _missing(row: Transfer) -> ClientJob:
