@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import time
 from typing import Any
+
+from hauler import heartbeat
 
 #: Redis key the ticking beat refreshes (only the beat holding the single-beat lock ticks).
 BEAT_KEY = "hauler:beat:heartbeat"
@@ -16,17 +14,9 @@ BEAT_TTL_SECONDS = 3600
 
 def beat_ticked(client: Any, now: float | None = None) -> None:
     """Note that this beat ticked now."""
-    value = {"host": socket.gethostname(), "pid": os.getpid(), "at": now or time.time()}
-    client.set(BEAT_KEY, json.dumps(value), ex=BEAT_TTL_SECONDS)
+    heartbeat.write(client, BEAT_KEY, BEAT_TTL_SECONDS, at=now)
 
 
 def last_beat(client: Any) -> dict[str, Any] | None:
     """The newest beat heartbeat, or None when no beat ticked within the TTL."""
-    raw = client.get(BEAT_KEY)
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) and isinstance(value.get("at"), int | float) else None
+    return heartbeat.read(client, BEAT_KEY)

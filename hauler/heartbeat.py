@@ -1,0 +1,31 @@
+"""A process's heartbeat in Redis: one JSON document under a key that expires."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Any
+
+
+def write(client: Any, key: str, ttl: int, at: float | None = None, **fields: Any) -> None:
+    """Note that this process (host, pid) is alive ``at`` (now), with ``fields``; the note
+    goes away ``ttl`` seconds after the last one."""
+    value = {"host": socket.gethostname(), "pid": os.getpid(), "at": at or time.time(), **fields}
+    client.set(key, json.dumps(value), ex=ttl)
+
+
+def read(client: Any, key: str) -> dict[str, Any] | None:
+    """The newest heartbeat under ``key``; None when there is none or it is not a document
+    with a numeric ``at``."""
+    raw = client.get(key)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("at"), int | float):
+        return None
+    return value
