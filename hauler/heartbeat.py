@@ -16,9 +16,8 @@ def write(client: Any, key: str, ttl: int, at: float | None = None, **fields: An
     client.set(key, json.dumps(value), ex=ttl)
 
 
-def read(client: Any, key: str) -> dict[str, Any] | None:
-    """The newest heartbeat under ``key``; None when there is none or it is not a document
-    with a numeric ``at``."""
+def document(client: Any, key: str) -> dict[str, Any] | None:
+    """The JSON object stored under ``key``; None when there is none or it is not one."""
     raw = client.get(key)
     if raw is None:
         return None
@@ -26,6 +25,10 @@ def read(client: Any, key: str) -> dict[str, Any] | None:
         value = json.loads(raw)
     except ValueError:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("at"), int | float):
-        return None
-    return value
+    return value if isinstance(value, dict) else None
+
+
+def read(client: Any, key: str) -> dict[str, Any] | None:
+    """The newest heartbeat under ``key``; None when there is none or it has no numeric ``at``."""
+    value = document(client, key)
+    return value if value is not None and isinstance(value.get("at"), int | float) else None

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import redis
 
+from hauler import heartbeat
+
 log = logging.getLogger(__name__)
 
 #: The supervisor's children, refreshed every PUBLISH_SECONDS (JSON, with a TTL).
@@ -54,14 +56,8 @@ def request_restart(client: redis.Redis, deployment: str, child: str) -> str:
 
 def children(client: redis.Redis, deployment: str) -> dict[str, dict[str, Any]] | None:
     """The children a live supervisor of ``deployment`` published, or None (no supervisor)."""
-    raw = client.get(CHILDREN_KEY.format(deployment=deployment))
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    found = value.get("children") if isinstance(value, dict) else None
+    value = heartbeat.document(client, CHILDREN_KEY.format(deployment=deployment))
+    found = value.get("children") if value is not None else None
     return found if isinstance(found, dict) else None
 
 
