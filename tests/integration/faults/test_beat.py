@@ -20,13 +20,13 @@ from celery import Celery
 
 from tests.integration.conftest import ROOT
 from tests.integration.faults.periodic_tasks import TICKS
-from tests.integration.faults.schedule_every_10s import ENTRY
+from tests.integration.faults.schedule_every_5s import ENTRY
 from tests.integration.services import wait_for
 
 pytestmark = pytest.mark.integration
 
 LOCK_TIMEOUT = 4  # seconds; beat's loop interval is a tenth of it
-PERIOD = 10.0
+PERIOD = 5.0
 SENT = f"Sending due task {ENTRY}"
 
 
@@ -65,7 +65,7 @@ def beat_env(hauler_env: dict[str, str]) -> dict[str, str]:
     return {
         **hauler_env,
         "HAULER_IMPORTS": "tests.integration.faults.periodic_tasks",
-        "HAULER_BEAT_SCHEDULE": "tests.integration.faults.schedule_every_10s",
+        "HAULER_BEAT_SCHEDULE": "tests.integration.faults.schedule_every_5s",
         "HAULER_BEAT_LOCK_TIMEOUT": str(LOCK_TIMEOUT),
     }
 
@@ -91,12 +91,12 @@ def gaps(runs: list[dict[str, Any]]) -> list[float]:
 def test_two_beats_run_each_period_once(
     start_worker: Any, beat_env: dict[str, str], beats: list[Beat], redis_url: str
 ) -> None:
-    # given: a health worker and two beats for one 10 s entry
+    # given: a health worker and two beats for one 5 s entry
     start_worker(["health"], env=beat_env)
     wait_for(lambda: ticks(redis_url), timeout=30)
     first = time.monotonic()
 
-    # when: about 30 s pass (three more periods)
+    # when: three more periods pass
     time.sleep(3 * PERIOD + 2)
 
     # then: one run per period, all sent by one beat
