@@ -220,8 +220,10 @@ def test_a_sprite_above_the_pixel_cap_is_refused_before_any_frame_is_grabbed(
 
 
 def test_a_sprite_within_the_cap_is_made(settings: Settings, videos):
-    made = service.sprite(settings, str(videos["h264.mp4"]), cols=20, rows=20, width=160)
-    assert (made["cols"], made["rows"], made["tile_width"]) == (20, 20, 160)
+    # 10 x 5 tiles of 160x120 = 960,000 pixels, just under a 1,000,000-pixel cap
+    capped = _media(settings, sprite_max_pixels=1_000_000)
+    made = service.sprite(capped, str(videos["h264.mp4"]), cols=10, rows=5, width=160)
+    assert (made["cols"], made["rows"], made["tile_width"]) == (10, 5, 160)
 
 
 def test_the_max_pixels_setting_decides_even_above_pillows_own_limit(
