@@ -12,7 +12,11 @@ The rates are smoothed with Holt's linear trend (a level and a slope, each an EW
 recomputed from the samples every time, so the estimate is a pure function of them.
 The forecast ``level + slope x horizon`` is used only when the rise it predicts is more
 than ``SIGNIFICANCE`` times the rates' noise — estimated from their second differences,
-which a straight ramp leaves at zero and a ragged load does not — so a steady load,
+which a straight ramp leaves at zero and a ragged load does not, and never below the
+counting noise of a Poisson stream at that level (√(λ/T) for intervals of T seconds: a
+few tasks per interval are noisy however they line up) — and only from
+``MIN_TREND_INTERVALS`` intervals on (an autoscaler that just started has seen too
+little to call a trend) — so a steady load,
 however ragged, keeps its level, a burst is not extrapolated, and a real ramp is met
 ahead of its backlog.
 """
@@ -20,6 +24,7 @@ ahead of its backlog.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +36,7 @@ LEVEL_SMOOTHING = 0.5  # Holt's alpha: weight of the newest interval's rate in t
 TREND_SMOOTHING = 0.4  # Holt's beta: weight of the newest change of level in the slope
 PEAK_INTERVALS = 3  # the way down carries the highest level of this many latest intervals
 SIGNIFICANCE = 3.0  # a trend counts when the rise it forecasts exceeds this x the noise
+MIN_TREND_INTERVALS = 4  # fewer intervals (a just-started autoscaler) give no trend
 #: A rate's standard deviation per unit of mean absolute second difference (normal: √(π/2)/√6).
 SECOND_DIFFERENCE_TO_SIGMA = 0.51
 
@@ -101,8 +107,13 @@ def estimate(
         if i >= 2:
             bend = abs(rate - 2 * rates[i - 1][1] + rates[i - 2][1]) * SECOND_DIFFERENCE_TO_SIGMA
             noise = bend if noise is None else alpha * bend + (1 - alpha) * noise
+    if noise is not None:  # never below the counting noise of a Poisson stream at this level
+        seconds = sum(t for t, _ in rates) / len(rates)
+        noise = max(noise, math.sqrt(max(level, 0.0) / seconds))
     rise = trend * horizon
-    significant = noise is not None and abs(rise) > SIGNIFICANCE * noise
+    significant = (
+        noise is not None and len(rates) >= MIN_TREND_INTERVALS and abs(rise) > SIGNIFICANCE * noise
+    )
     ahead = level + rise if significant else level
     return Arrivals(
         rate=level,

@@ -168,9 +168,10 @@ def test_the_stack_runs_scales_and_goes_away(stack, tmp_path: Path):
         stack.compose("up", "-d", "--no-deps", "--scale", "worker-health=3", "worker-health")
         wait_for(lambda: any(to == 1 for _, to in _moves(stack, "health")), timeout=90, interval=1)
         moves = _moves(stack, "health")
-        # it counted compose's three and only ever stopped some (no duplicate started); an
-        # idle queue may drop to its floor in one step (3 → 1) or step by step
-        assert moves[0][0] == 3 and all(after < before for before, after in moves), moves
+        # it counted compose's containers (more than its own one: all three, or two when it
+        # looked while compose was still creating the third) and only ever stopped some (no
+        # duplicate started); an idle queue may drop to its floor in one step or step by step
+        assert moves[0][0] >= 2 and all(after < before for before, after in moves), moves
         wait_for(lambda: len(_health_workers(engine, stack)) == 1, timeout=60, interval=1)
 
         # a burst on the health queue scales its service up to its max, then back down

@@ -85,6 +85,25 @@ def test_noise_is_not_extrapolated():
     assert 14.0 < seen.rate < 26.0
 
 
+def test_a_just_started_autoscaler_forecasts_no_trend():
+    # given three intervals of a quiet queue that happen to rise (0.2, 0.6, 1.2 per second)
+    seen = estimate(samples([0.2, 0.6, 1.2]), horizon=12.0)
+    # then the forecast is the level: three intervals are too few to call a trend
+    assert seen.trend > 0
+    assert seen.ahead == pytest.approx(seen.rate)
+
+
+def test_a_few_tasks_per_interval_are_counting_noise_not_a_trend():
+    # given a quiet queue whose counts per 5 s interval climb by one (1, 2, 3, 4, 5 tasks)
+    seen = estimate(samples([0.2, 0.4, 0.6, 0.8, 1.0]), horizon=12.0)
+    # then the rise it would forecast (~0.5/s) is within √(λ/T) counting noise: not used
+    assert seen.noise >= (seen.rate / 5.0) ** 0.5
+    assert seen.ahead == pytest.approx(seen.rate)
+    # while the same shape at a hundred times the count is a trend
+    busy = estimate(samples([20.0, 40.0, 60.0, 80.0, 100.0]), horizon=12.0)
+    assert busy.ahead > busy.latest
+
+
 def test_no_rate_is_known_from_one_sample():
     seen = estimate(samples([])[:1], horizon=8.0)
     assert not seen.known and seen.rate == 0.0
