@@ -195,3 +195,26 @@ def count(url: str, state: str = "dead") -> int:
     """How many dead letters are in ``state``."""
     with session_scope(url) as session:
         return int(session.scalar(select(func.count()).where(DeadLetter.state == state)) or 0)
+
+
+def announce(
+    app: Any, failure: Failure, *, hostname: str | None = None, category: str | None = None
+) -> None:
+    """Send the ``task-dead-lettered`` event of a stored ``failure`` (best effort: the dead
+    letter itself is stored); ``category`` is the download failure's class, when known."""
+    extra = {"category": category} if category is not None else {}
+    try:
+        with app.events.default_dispatcher(hostname=hostname) as events:
+            events.send(
+                "task-dead-lettered",
+                uuid=failure.task_id,
+                name=failure.task_name,
+                queue=failure.queue,
+                reason=failure.reason,
+                exception=failure.exception,
+                correlation_id=failure.correlation_id,
+                causation_id=failure.causation_id,
+                **extra,
+            )
+    except Exception:
+        log.warning("could not announce dead letter %s", failure.task_id, exc_info=True)

@@ -75,23 +75,7 @@ class HaulerTask(Task):
         log.error(
             "%s[%s] dead-lettered (%s): %s", self.name, task_id, failure.reason, failure.exception
         )
-        self._announce_dead_letter(failure)
-
-    def _announce_dead_letter(self, failure: deadletter.Failure) -> None:
-        try:
-            with self.app.events.default_dispatcher(hostname=self.request.hostname) as events:
-                events.send(
-                    "task-dead-lettered",
-                    uuid=failure.task_id,
-                    name=failure.task_name,
-                    queue=failure.queue,
-                    reason=failure.reason,
-                    exception=failure.exception,
-                    correlation_id=failure.correlation_id,
-                    causation_id=failure.causation_id,
-                )
-        except Exception:  # events are best effort; the dead letter itself is stored
-            log.warning("could not announce dead letter %s", failure.task_id, exc_info=True)
+        deadletter.announce(self.app, failure, hostname=self.request.hostname)
 
 
 def hauler_task(

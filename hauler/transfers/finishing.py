@@ -185,7 +185,7 @@ def deliver_failure(
     if deadletter.sanitized(failure).arguments_altered:  # masked in the letter: kept aside
         originals.keep(settings.broker_url, failure.task_id, failure.args, failure.kwargs)
     parking.record_or_park(settings, failure)
-    _announce_dead_letter(app, deadletter.sanitized(failure), category)
+    deadletter.announce(app, deadletter.sanitized(failure), category=category)
     shutil.rmtree(row.workdir, ignore_errors=True)
     store.delivered(settings.database_url, row.id)
 
@@ -221,23 +221,6 @@ def emit_failed(
         message=message,
         **({"status": found.status} if found else {}),
     )
-
-
-def _announce_dead_letter(app: Celery, failure: deadletter.Failure, category: str | None) -> None:
-    try:
-        with app.events.default_dispatcher() as events:
-            events.send(
-                "task-dead-lettered",
-                uuid=failure.task_id,
-                name=failure.task_name,
-                queue=failure.queue,
-                reason=failure.reason,
-                exception=failure.exception,
-                correlation_id=failure.correlation_id,
-                category=category,
-            )
-    except Exception:  # events are best effort; the dead letter itself is stored
-        log.warning("could not announce dead letter %s", failure.task_id, exc_info=True)
 
 
 def _aware(moment: datetime) -> datetime:
