@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,9 @@ from hauler.errors import InvalidArgument
 from hauler.redact import redact, redact_text
 from hauler.store.db import session_scope
 from hauler.store.models import DeadLetter
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +201,7 @@ def count(url: str, state: str = "dead") -> int:
 
 
 def announce(
-    app: Any, failure: Failure, *, hostname: str | None = None, category: str | None = None
+    app: Celery, failure: Failure, *, hostname: str | None = None, category: str | None = None
 ) -> None:
     """Send the ``task-dead-lettered`` event of a stored ``failure`` (best effort: the dead
     letter itself is stored); ``category`` is the download failure's class, when known."""
